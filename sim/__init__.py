@@ -57,6 +57,7 @@ _PUBLIC = {
     "SeedChoice": "sim.engine.requests",
     "Fit": "sim.engine.requests",
     "Forecast": "sim.engine.requests",
+    "NewWorld": "sim.engine.requests",
     "Backtest": "sim.engine.requests",
     "Arm": "sim.engine.requests",
     "Prior": "sim.engine.requests",

@@ -35,8 +35,8 @@ import pytest
 from conftest import copy_world, notified
 from worldcheck import assert_same_world
 
-from sim.cli.world import world_rng_pick
 from sim.core.world import Status
+from sim.engine.newworld import world_rng_pick
 from sim.engine.simulation import Simulation
 from sim.store.check import check_world
 from sim.store.create import synthetic_world

@@ -19,6 +19,7 @@ FLAGS: dict[tuple[str, str] | str, str] = {
     "alive": "--keep-extinct",  # backtest, forecast: False when given
     "adjust": "--no-adjust",  # fit, backtest, forecast: False when given
     ("forecast", "output"): "-o",
+    ("new", "groups"): "--group",  # new: one COLUMN[:LAYER][:max=K] per flag
     ("run", "text"): "--inject",
     ("sweep", "text"): "--inject",
 }

@@ -14,17 +14,18 @@ from collections.abc import Callable
 from typing import Any
 
 from sim.cli.args import check_metrics_options, social_changes
+from sim.cli.fields import flag
 from sim.cli.output import describe, emit, fmt_size
 from sim.cli.progress import stderr_progress
 from sim.core import sealed, worldkey
 from sim.core.audit import append_audit
-from sim.core.memory import ensure_disk, ensure_fits, world_file_bytes
 from sim.core.safe import shown
 from sim.core.topics import TOPICS
-from sim.core.world import Status, world_rng
 from sim.core.worldlock import world_lock
+from sim.engine.newworld import built_world, check_new_world
+from sim.engine.requests.newworld import NewWorld
 from sim.errors import AgoraError, BadParameterError
-from sim.store.create import ensure_default_world, imported_world, synthetic_world
+from sim.store.create import ensure_default_world
 from sim.store.snapshot import SnapshotReader, save_snapshot_report
 from sim.store.worldfile import check_target, open_world, read_meta, save_world, world_info
 from sim.store.writer import WorldWriter
@@ -65,55 +66,18 @@ async def _cmd_new(args: argparse.Namespace) -> int:
 
 async def _new(args: argparse.Namespace, building: list[bool]) -> int:
     """``agora new`` itself (see :func:`_cmd_new`); ``building`` is true while the world is made in memory."""
-    _check_new_options(args)
-    check_target(args.world, args.force)
-    if args.encrypt:
-        worldkey.ready_to_encrypt(f"encrypting world {args.world!r}")
+    request = _new_request(args)
+    check_new_world(request, args.world)
+    if request.encrypt:
         worldkey.reserve_salt()  # the file's key is derived while the world is made
-    if not args.edges and not args.people:  # refuse before minutes of work: memory (in synthetic_world), disk
-        edges = int(args.agents * args.avg_degree)
-        ensure_fits(args.agents, edges, what="a world")
-        ensure_disk(
-            args.world,
-            world_file_bytes(args.agents, edges),
-            f"a world of {args.agents:,} agents and about {edges:,} directed edges",
-        )
-    name = args.name or os.path.splitext(os.path.basename(args.world))[0]
+    name = request.name or os.path.splitext(os.path.basename(args.world))[0]
     t0 = time.perf_counter()
     with stderr_progress() as progress:
         building[0] = True
-        if args.people:
-            world = await asyncio.to_thread(_people_world, name, args)
-        elif args.edges:
-            world = await asyncio.to_thread(
-                imported_world, name, args.edges[0], directed=args.directed, seed=args.seed, progress=progress
-            )
-        else:
-            world = await asyncio.to_thread(
-                synthetic_world,
-                name,
-                args.agents,
-                graph=args.graph,
-                avg_degree=args.avg_degree,
-                communities=args.communities,
-                mixing=args.mixing,
-                seed=args.seed,
-                progress=progress,
-            )
+        world = await asyncio.to_thread(built_world, request, name, progress)
         building[0] = False
-        world.config["minutes_per_tick"] = args.minutes_per_tick
-        changes = social_changes(args)
-        if changes:
-            from sim.model.registry import plugin_registry  # noqa: PLC0415 - new/load/save need neither (0.1 s)
-            from sim.social.dynamics import Social  # noqa: PLC0415
-
-            social = Social(world, plugin_registry(None), {})
-            world.config["social"] = social.configure(**changes)
-        if args.reserve > 0:
-            pool = world_rng_pick(world, args.reserve)
-            world.columns["status"][pool] = Status.CREATED
         t1 = time.perf_counter()
-        await save_world(world, args.world, force=args.force, progress=progress, encrypt=args.encrypt)
+        await save_world(world, args.world, force=request.force, progress=progress, encrypt=request.encrypt)
     t2 = time.perf_counter()
     info = world_info(args.world)
     info.update({"build_seconds": round(t1 - t0, 3), "persist_seconds": round(t2 - t1, 3)})
@@ -121,99 +85,54 @@ async def _new(args: argparse.Namespace, building: list[bool]) -> int:
     return 0
 
 
-def _people_world(name: str, args: argparse.Namespace) -> Any:
-    """``agora new --people``: the table read, its layers built (see :func:`sim.store.contacts.people_world`):
-    the --group layers, then the --near ones, then the --edges files, each with its --layer."""
-    from sim.store import contacts  # noqa: PLC0415 - a table of people's readers (30 ms) load only for one
-    from sim.store.contacts import EdgeLayer, GroupLayer, NearLayer, group_layer, near_layer  # noqa: PLC0415
-    from sim.store.people import read_people  # noqa: PLC0415
-
-    table = read_people(args.people, args.id or "id")
-    layers: list[GroupLayer | NearLayer | EdgeLayer] = [group_layer(g, tuple(args.skip)) for g in args.group]
-    layers += [near_layer(x) for x in args.near]
-    layers += [EdgeLayer(path, layer) for path, layer in zip(args.edges, args.layer, strict=True)]
-    return contacts.people_world(name, table, layers, seed=args.seed)
-
-
-def _check_new_options(args: argparse.Namespace) -> None:
-    """Refuse the options of ``agora new`` its graph source cannot use, then fill in the defaults.
+def _new_request(args: argparse.Namespace) -> NewWorld:
+    """The new world the flags ask for (:class:`~sim.engine.requests.NewWorld`, the request ``sim.new_world``
+    makes too), its rules checked there and its sentences spelled with the flags; what only the command line
+    has checked here: each ``--edges`` file of a table of people with its ``--layer``, and a recommender's
+    parameters with the recommender.
 
     Raises:
-        BadParameterError: naming the option and what to do.
+        BadParameterError: naming the flags and what to do.
     """
-    synthetic = (
-        ("--graph", args.graph),
-        ("--avg-degree", args.avg_degree),
-        ("--communities", args.communities),
-        ("--mixing", args.mixing),
-    )
-    people = (
-        ("--id", args.id),
-        ("--group", args.group),
-        ("--skip", args.skip),
-        ("--near", args.near),
-        ("--layer", args.layer),
-    )
-    if not (args.agents or args.edges or args.people):
-        raise BadParameterError(
-            "agora new needs its agents: give --agents N (a synthetic world), --edges FILE (an edge list) or "
-            "--people FILE (a table of people)"
-        )
-    if args.agents and args.edges:
-        raise BadParameterError(
-            "--edges is not allowed with --agents: import an edge list (--edges FILE) or make a synthetic world "
-            "(--agents N), not both"
-        )
-    if not args.people:
-        for flag, value in people:
-            if value:
-                raise BadParameterError(f"{flag} describes a table of people: give --people FILE, or drop {flag}")
-        if len(args.edges) > 1:
-            raise BadParameterError(
-                f"--edges is given {len(args.edges)} times, and a world imports one edge list: give one --edges "
-                "FILE, or several as the layers of a table of people (--people FILE --edges FILE --layer NAME ...)"
-            )
-    else:
+    if args.layer and not args.people:
+        raise BadParameterError("--layer describes a table of people: give --people FILE, or drop --layer")
+    if args.people:
         _check_edge_layers(args)
-    if args.people and args.directed:
-        raise BadParameterError(
-            "--directed is for an --edges file imported alone; with --people, --group and --near link people both "
-            "ways and an --edges layer keeps its lines as given: drop --directed"
-        )
-    if args.skip and not args.group:
-        raise BadParameterError("--skip leaves a value out of the --group layers: give --group COLUMN, or drop it")
-    if args.edges or args.people:
-        source = "--edges imports one as it is" if args.edges else "--people builds one from a table"
-        for flag, value in synthetic:
-            if value is not None:
-                raise BadParameterError(
-                    f"{flag} shapes a synthetic graph and {source}: "
-                    f"drop {flag}, or give --agents N instead of {'--edges' if args.edges else '--people'}"
-                )
-    elif args.directed:
-        raise BadParameterError(
-            "--directed keeps the lines of an --edges file as given, and synthetic graphs are "
-            "undirected: drop --directed, or import a file with --edges FILE"
-        )
-    elif args.graph in ("ba", "er"):
-        for flag, value in synthetic[2:]:
-            if value is not None:
-                raise BadParameterError(
-                    f"{flag} applies to the community and sbm graphs, and {args.graph} plants no "
-                    f"communities: drop {flag}, or choose --graph community or sbm"
-                )
-    for flag, attr, option in (
+    for option, attr, owner in (
         ("--recommender-param", "recommender_param", "recommender"),
         ("--friend-param", "friend_param", "friend_recommender"),
     ):
-        if getattr(args, attr) and getattr(args, option) in (None, "none"):
+        if getattr(args, attr) and getattr(args, owner) in (None, "none"):
             raise BadParameterError(
-                f"{flag} sets a parameter of the {option.replace('_', ' ')}, and a new world has "
-                f"none: add --{option.replace('_', '-')} NAME, or drop {flag}"
+                f"{option} sets a parameter of the {owner.replace('_', ' ')}, and a new world has "
+                f"none: add --{owner.replace('_', '-')} NAME, or drop {option}"
             )
-    args.graph = args.graph or "community"
-    args.avg_degree = 10.0 if args.avg_degree is None else args.avg_degree
-    args.mixing = 0.2 if args.mixing is None else args.mixing
+    layers = args.layer if args.people else [None] * len(args.edges)
+    fields = {
+        "agents": args.agents,
+        "edges": [(path, layer) for path, layer in zip(args.edges, layers, strict=True)] or None,
+        "people": args.people,
+        "graph": args.graph,
+        "avg_degree": args.avg_degree,
+        "communities": args.communities,
+        "mixing": args.mixing,
+        "directed": args.directed,
+        "id": args.id,
+        "groups": args.group,
+        "skip": args.skip,
+        "near": args.near,
+        "seed": args.seed,
+        "name": args.name,
+        "minutes_per_tick": args.minutes_per_tick,
+        "reserve": args.reserve,
+        "social": social_changes(args),
+        "force": args.force,
+        "encrypt": args.encrypt,
+    }
+    try:
+        return NewWorld.parse(fields, spell=lambda field: flag(field, "new"))
+    except BadParameterError as exc:  # spelled with the flags already
+        raise BadParameterError(str(exc)) from None
 
 
 def _check_edge_layers(args: argparse.Namespace) -> None:
@@ -233,12 +152,6 @@ def _check_edge_layers(args: argparse.Namespace) -> None:
             f"--layer {shown(names[len(files)], 40)} names no edge list: give --edges FILE before each --layer NAME, "
             "or drop it"
         )
-
-
-def world_rng_pick(world: Any, share: float) -> Any:
-    """A seeded choice of ``share`` of the world's agents (the reserve of agents not joined yet)."""
-    k = int(round(share * world.n))
-    return world_rng(world.seed, 7).choice(world.n, size=k, replace=False)
 
 
 async def _cmd_social(args: argparse.Namespace) -> int:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import math
 import multiprocessing
 import os
 import sys
@@ -18,10 +17,10 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypedDict, TypeVar, Unpack
 
 from sim.core import worldkey
-from sim.core.memory import ensure_disk, ensure_fits, world_file_bytes
 from sim.core.world import World
+from sim.engine.newworld import built_world, check_new_world
 from sim.engine.observe import Monitor
-from sim.engine.requests import Backtest, Ensemble, Fit, Forecast, Sweep
+from sim.engine.requests import Backtest, Ensemble, Fit, Forecast, NewWorld, Sweep
 from sim.engine.requests import positive as _positive
 from sim.errors import AgoraError, BadParameterError
 from sim.lab.agents import Agents, Network, file_views
@@ -35,7 +34,7 @@ from sim.runs.results import EnsembleResult, SweepResult
 from sim.runs.runner import check_social_params, run_ensemble
 from sim.runs.sweep import sweep_result
 from sim.social.dynamics import Social
-from sim.store.create import imported_world, synthetic_world
+from sim.store.create import imported_world
 from sim.store.worldfile import check_target, save_world, world_info
 from sim.store.worldfile import open_world as open_world_file
 
@@ -588,78 +587,8 @@ def _configure(world: World, minutes_per_tick: int, social: Mapping[str, object]
         world.config["social"] = Social(world, plugin_registry(None), {}).configure(**dict(social))
 
 
-def _people_world_file(path: str, options: NewWorld) -> WorldFile:
-    """:func:`new_world` of a table of people (a DataFrame or a file)."""
-    from sim.store import contacts  # noqa: PLC0415 - a table of people's readers (30 ms) load only for one
-    from sim.store.contacts import EdgeLayer, GroupLayer, NearLayer, group_layer, near_layer  # noqa: PLC0415
-    from sim.store.people import people_from_frame, read_people  # noqa: PLC0415
-
-    given = [k for k in _SYNTHETIC if k in options]
-    if given:
-        raise BadParameterError(
-            f"{given[0]} shapes a synthetic world, and a world of people takes its agents and contacts from the "
-            f"table: drop {given[0]}"
-        )
-    for key in ("groups", "skip", "near"):
-        if isinstance(options.get(key), str):
-            raise BadParameterError(f"{key} is a list (of texts): write {key}=[{options.get(key)!r}]")
-    edge_layers = _edge_layers(options.get("edges"))
-    minutes_per_tick, force = options.get("minutes_per_tick", 10), options.get("force", False)
-    _positive(minutes_per_tick, "minutes_per_tick", 1)
-    check_target(path, force)
-    encrypt = bool(options.get("encrypt", False))
-    if encrypt:
-        worldkey.ready_to_encrypt(f"encrypting world {path!r}")
-    people, id_column = options["people"], options.get("id", "id")
-    label = options.get("name") or os.path.splitext(os.path.basename(path))[0]
-
-    async def make() -> None:
-        def build() -> World:
-            if isinstance(people, str | os.PathLike):
-                table = read_people(os.fspath(people), id_column)
-            else:
-                table = people_from_frame(people, id_column)
-            skip = tuple(str(v) for v in options.get("skip") or ())
-            layers: list[GroupLayer | NearLayer | EdgeLayer] = [
-                group_layer(g, skip) for g in options.get("groups") or ()
-            ]
-            layers += [near_layer(x) for x in options.get("near") or ()]
-            layers += edge_layers
-            return contacts.people_world(label, table, layers, seed=options.get("seed", 0))
-
-        world = await asyncio.to_thread(build)
-        _configure(world, minutes_per_tick, options.get("social"))
-        await save_world(world, path, force=force, encrypt=encrypt)
-
-    run_sync(make())
-    return WorldFile(path)
-
-
-def _edge_layers(edges: object) -> list[Any]:
-    """``edges=[(path, layer), ...]`` of :func:`new_world` as edge-list layers.
-
-    Raises:
-        BadParameterError: not a list of (path, layer name) pairs.
-    """
-    from sim.store.contacts import EdgeLayer  # noqa: PLC0415 - a table of people's readers (30 ms) load only for one
-
-    if edges is None:
-        return []
-    pairs = [edges] if isinstance(edges, tuple) and len(edges) == 2 and isinstance(edges[1], str) else edges
-    if isinstance(pairs, str | bytes | os.PathLike) or not isinstance(pairs, Iterable):
-        raise BadParameterError('edges is a list of (file, layer) pairs: write edges=[("contacts.csv", "friends")]')
-    layers = []
-    for pair in pairs:
-        if not (isinstance(pair, tuple | list) and len(pair) == 2 and isinstance(pair[0], str | os.PathLike)):
-            raise BadParameterError('edges is a list of (file, layer) pairs: write edges=[("contacts.csv", "friends")]')
-        if not isinstance(pair[1], str):
-            raise BadParameterError('edges: each file\'s layer is a name (a text), as in ("contacts.csv", "friends")')
-        layers.append(EdgeLayer(os.fspath(pair[0]), pair[1]))
-    return layers
-
-
-class NewWorld(TypedDict, total=False):
-    """The options of :func:`new_world` (every one optional), as ``agora new``'s flags."""
+class NewWorldOptions(TypedDict, total=False):
+    """The keywords of :func:`new_world` (every one optional): the fields of :class:`~sim.engine.requests.NewWorld`."""
 
     agents: int
     graph: str
@@ -677,28 +606,12 @@ class NewWorld(TypedDict, total=False):
     groups: Iterable[str]
     skip: Iterable[object]
     near: Iterable[str]
-    edges: Iterable[tuple[str | os.PathLike[str], str]]
+    edges: Iterable[tuple[str | os.PathLike[str], str]] | str | os.PathLike[str]
+    directed: bool
+    reserve: float
 
 
-#: The options that shape a synthetic world, which a world of people does not take.
-_SYNTHETIC = ("agents", "graph", "avg_degree", "communities", "mixing")
-
-
-def _number(value: object, what: str, give: str, most: float = math.inf) -> None:
-    """Refuse ``value`` unless it is a number (a bool is none, nor a text) from 0 to ``most``, finite.
-
-    Raises:
-        BadParameterError: ``{what} ... is invalid: give {give}``.
-    """
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or not (0 <= value <= most and math.isfinite(value))
-    ):
-        raise BadParameterError(f"{what} {str(value)[:30]!r} is invalid: give {give}", fields=what)
-
-
-def new_world(path: str | os.PathLike[str], **options: Unpack[NewWorld]) -> WorldFile:
+def new_world(path: str | os.PathLike[str], **options: Unpack[NewWorldOptions]) -> WorldFile:
     """Generate a synthetic world and save it at ``path``, as ``agora new PATH --agents N ...`` does; or, with
     ``people``, the world of a table of people, as ``agora new PATH --people FILE ...`` does.
 
@@ -717,7 +630,10 @@ def new_world(path: str | os.PathLike[str], **options: Unpack[NewWorld]) -> Worl
             ``"X,Y:R[:LAYER]"``; edges, layers from edge lists whose ids are the people's, as ``(file, layer)``
             pairs (each line one edge as given, ``u v``: u->v; a ``weight`` column the trust, which wins over the
             1 of the other layers, the first weighted file listed winning over a later one). The synthetic
-            options (agents, graph, ...) do not apply.
+            options (agents, graph, ...) do not apply. edges alone (one file): an edge list imported as it is
+            (directed: its lines kept as given), as ``agora new PATH --edges FILE`` and :func:`import_edges` do.
+            reserve: the share of agents created but not joined yet. The options and their rules are those of
+            :class:`sim.NewWorld` (the request ``agora new`` makes too).
 
     Raises:
         BadParameterError: a bad size or option. TargetExistsError: ``path`` exists and ``force`` is false.
@@ -725,60 +641,19 @@ def new_world(path: str | os.PathLike[str], **options: Unpack[NewWorld]) -> Worl
     """
     _not_in_a_worker_start()
     path = os.fspath(path)
-    unknown = sorted(set(options) - set(NewWorld.__annotations__))
+    unknown = sorted(set(options) - set(NewWorldOptions.__annotations__))
     if unknown:  # as Python says it of a keyword the signature lacks
         raise TypeError(f"new_world() got an unexpected keyword argument {unknown[0]!r}")
-    if options.get("people") is not None:
-        return _people_world_file(path, options)
-    for key in ("id", "groups", "skip", "near", "edges"):
-        if options.get(key):
-            raise BadParameterError(
-                f"{key} describes a table of people: give people= (a DataFrame or a file), or drop {key} (an edge "
-                "list alone becomes a world with sim.import_edges)"
-            )
-    agents = options.get("agents", 1000)
-    graph = options.get("graph", "community")
-    avg_degree = options.get("avg_degree", 10.0)
-    communities, mixing = options.get("communities"), options.get("mixing")
-    minutes_per_tick, force = options.get("minutes_per_tick", 10), options.get("force", False)
-    if graph in ("ba", "er"):
-        for what, value in (("communities", communities), ("mixing", mixing)):
-            if value is not None:
-                raise BadParameterError(
-                    f"{what} applies to the community and sbm graphs, and {graph} plants no "
-                    f"communities: drop {what}, or choose graph='community' or 'sbm'"
-                )
-    _positive(agents, "agents", 1)
-    _positive(minutes_per_tick, "minutes_per_tick", 1)
-    _number(avg_degree, "avg_degree", "a finite number of zero or more (the mean neighbours)")
-    if mixing is not None:
-        _number(mixing, "mixing", "a number from 0 to 1", most=1.0)
-    if communities is not None:
-        _positive(communities, "communities", 1)
-    check_target(path, force)
-    encrypt = bool(options.get("encrypt", False))
-    if encrypt:
-        worldkey.ready_to_encrypt(f"encrypting world {path!r}")
-    edges = int(agents * avg_degree)  # refused before minutes of work, as agora new does: memory, then disk
-    ensure_fits(agents, edges, what="a world")
-    ensure_disk(
-        path, world_file_bytes(agents, edges), f"a world of {agents:,} agents and about {edges:,} directed edges"
-    )
-    label = options.get("name") or os.path.splitext(os.path.basename(path))[0]
+    fields: dict[str, Any] = dict(options)
+    if fields.get("people") is None and fields.get("edges") is None:
+        fields.setdefault("agents", 1000)
+    request = NewWorld.parse(fields)
+    label = request.name or os.path.splitext(os.path.basename(path))[0]
+    check_new_world(request, path)
 
     async def make() -> None:
-        world = await asyncio.to_thread(
-            synthetic_world,
-            label,
-            agents,
-            graph=graph,
-            avg_degree=float(avg_degree),
-            communities=communities,
-            mixing=0.2 if mixing is None else float(mixing),
-            seed=options.get("seed", 0),
-        )
-        _configure(world, minutes_per_tick, options.get("social"))
-        await save_world(world, path, force=force, encrypt=encrypt)
+        world = await asyncio.to_thread(built_world, request, label)
+        await save_world(world, path, force=request.force, encrypt=request.encrypt)
 
     run_sync(make())
     return WorldFile(path)

@@ -37,6 +37,7 @@ from sim.engine.requests.ensemble import Ensemble
 from sim.engine.requests.fit import DISTANCES, METHODS, Fit, FitParams
 from sim.engine.requests.forecast import MAX_ARMS, MAX_HORIZON, MAX_RUNS, Arm, Forecast, parse_action, parse_arms
 from sim.engine.requests.inject import Inject
+from sim.engine.requests.newworld import NewWorld
 from sim.engine.requests.priors import Prior, Priors, parse_range, ranges_from, split_params
 from sim.engine.requests.seeds import SeedChoice
 from sim.engine.requests.sweep import (
@@ -61,6 +62,7 @@ __all__ = [
     "Fit",
     "FitParams",
     "Forecast",
+    "NewWorld",
     "Prior",
     "Priors",
     "parse_action",
