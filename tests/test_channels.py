@@ -12,7 +12,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import agora, one_sentence
+from conftest import agora, copy_world, one_sentence
 
 from sim.engine.requests import split_params
 from sim.lab.agents import load_world
@@ -83,3 +83,22 @@ def test_cases_and_deaths_with_their_own_fractions_and_delays_recover_the_truth(
 def test_bad_channels_are_one_sentence(folder, args, said):
     out = agora(folder, "fit", "w.db", "--observed", "c.csv", *FIT, *args, "--budget", "100")
     assert out.returncode == 2 and said in one_sentence(out), out.stderr
+
+
+def test_a_posterior_with_a_channels_fraction_forecasts_a_session(folder, tmp_path):
+    """A channel's fraction is the observation model's, as report is: the posterior file marks its column
+    (``channel.ifr``) and a session's forecast from it leaves it out, from the file and from the fit in memory."""
+    out = agora(
+        folder, "fit", "w.db", "--observed", "c.csv", *FIT, "--param", "ifr=0.01..0.5", "--channel", "deaths:ifr",
+        "--budget", "300", "--seed", "1", "--workers", "1", "-o", str(tmp_path / "post.csv"),
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    head = (tmp_path / "post.csv").read_text().splitlines()[0].split(",")
+    assert head == ["beta", "report", "channel.ifr", "weight"]
+    copy_world(folder / "w.db", tmp_path / "w.db")
+    run = agora(tmp_path, "run", "w.db", "--inject", "x", "--model", "sir", "--param", "beta=0.1", "--seeds",
+                "random:3", "--steps", "2")  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    got = agora(tmp_path, "forecast", "w.db", "--runs", "4", "--ticks", "3", "--posterior", "post.csv", "--json")
+    assert got.returncode == 0, got.stderr
+    assert json.loads(got.stdout)["arms"]

@@ -498,6 +498,7 @@ def _model_fit(request: Fit, cand: Candidate, k: int, sampler: _ChoiceSampler, r
         stopped=result.stopped,
         fixed={n: v for n, v in sim.params.items() if n not in cand.priors.names},
         distance="adaptive",
+        observation=tuple(n for n in cand.priors.names if n in sim.apart),
     )
     fit.warnings = fit_warnings(fit, cand.priors, w.size)
     return fit

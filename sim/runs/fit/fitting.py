@@ -132,6 +132,9 @@ class FitResult:
     #: again for longer, a particle continues its accepted simulation (:mod:`sim.runs.backtest`). None: exact.
     accepted: np.ndarray | None = None
     run_seeds: np.ndarray | None = None
+    #: The fitted parameters that are the observation model's (reporting fractions) or the importations' rate, not
+    #: the model's: a session's forecast from this posterior leaves them out.
+    observation: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, object]:
         """The report ``agora fit --json`` prints."""
@@ -661,6 +664,7 @@ async def _smc(
         adjusted=result.adjusted,
         accepted=result.raw_x if result.raw_x is not None else result.x,
         run_seeds=result.run_seeds,
+        observation=tuple(n for n in plan.priors.names if n in sim.apart),
     )
     out.warnings = fit_warnings(out, plan.priors, population)
     out.warnings += extinct_warning(plan.summary, result.stats, result.weights)

@@ -78,14 +78,29 @@ class FitResult(Protocol):
     def weights(self) -> np.ndarray: ...
     @property
     def predictive(self) -> Mapping[str, object] | None: ...
+    @property
+    def observation(self) -> tuple[str, ...]: ...
     def records(self) -> dict[str, np.ndarray]: ...
+
+
+#: A posterior file's column of an observation channel's reporting fraction (``channel.ifr``): the observation
+#: model's, not the model's, as ``report`` and ``import`` are.
+CHANNEL_COLUMN = "channel."
+
+
+def posterior_column(name: str, result: FitResult) -> str:
+    """The posterior file's column of the fitted parameter ``name``: a channel's fraction marked as the
+    observation model's (``ifr`` -> ``channel.ifr``; ``report`` and ``import`` keep their names)."""
+    if name in result.observation and name not in (REPORT, IMPORT):
+        return CHANNEL_COLUMN + name
+    return name
 
 
 def write_posterior(path: str, result: FitResult) -> dict[str, object]:
     """The posterior samples, one row per particle: a column per parameter, then ``weight`` (they sum to 1);
     ``.csv``, ``.csv.gz`` or ``.parquet``, written atomically. Returns ``{"path", "rows"}``."""
     kind = check_series_path(path)
-    columns = result.records()
+    columns = {posterior_column(name, result): values for name, values in result.records().items()}
     rows = int(result.samples.shape[0])
     with replacing(path, "posterior file") as tmp:
         if kind == "parquet":
@@ -111,10 +126,11 @@ def _posterior_bad(path: str, what: str) -> BadFileError:
 
 
 def _observation_only(name: str, schema: Mapping[str, object]) -> bool:
-    """Whether a posterior's column is the observation model's reporting fraction (``report``) or the fit's rate of
-    importations (``import``), where the model has no parameter of that name: a forecast of a session runs the
-    model, whose true counts no reporting thins and into which nothing is imported."""
-    return name in (REPORT, IMPORT) and name not in schema
+    """Whether a posterior's column is the observation model's reporting fraction (``report``, or a channel's:
+    ``channel.NAME``) or the fit's rate of importations (``import``), where the model has no parameter of that name:
+    a forecast of a session runs the model, whose true counts no reporting thins and into which nothing is
+    imported."""
+    return (name in (REPORT, IMPORT) and name not in schema) or name.startswith(CHANNEL_COLUMN)
 
 
 def _posterior_columns(path: str, head: list[str], registry: Registry, session: PropagationSession) -> list[str]:
@@ -233,10 +249,10 @@ def fit_posterior(
         BadParameterError: the fit's parameters are not all the session's model's, or a value is outside a
             parameter's range (one sentence naming the fit and the parameter).
     """
-    head = [*result.names, "weight"]
+    head = [*(posterior_column(n, result) for n in result.names), "weight"]
     cls = registry.model(session.model_name)
-    for name in result.names:
-        if param_spec(cls.params, name) is None:
+    for name in head[:-1]:
+        if not _observation_only(name, cls.params) and param_spec(cls.params, name) is None:
             known = ", ".join(sorted(cls.params)) or "none"
             raise BadParameterError(
                 f"the posterior fit of {result.model} has parameter {name}, which {session.model_name} has not "
