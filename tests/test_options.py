@@ -21,7 +21,7 @@ from sim.cli.parser import build_parser
 from sim.cli.parsers.options import request_flags
 from sim.engine import fields
 from sim.engine.options import Option, Options
-from sim.engine.requests import Arm, Forecast
+from sim.engine.requests import Arm, Fit, Forecast
 from sim.errors import BadParameterError
 from sim.live import forecasts as live_forecasts
 
@@ -161,3 +161,38 @@ def test_a_new_option_reaches_every_door_from_its_declaration(monkeypatch: pytes
     assert live_forecasts.request_dict(value)["patience"] == 6
     # A value's fields parse back to it (a live world parses a Python value's fields once).
     assert PatientForecast.parse(live_forecasts._fields(value)) == value
+
+
+# -- the fit's whole numbers -------------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class PatientFit(Fit):
+    patience: int = 0  # edit 2: the attribute (edit 1: its Option, added to the declaration below)
+
+    OPTIONS: ClassVar[Options] = Fit.OPTIONS + (PATIENCE,)
+    FIELDS: ClassVar[tuple[str, ...]] = OPTIONS.names
+
+
+def test_a_fits_whole_numbers_are_read_and_flagged_from_their_declaration() -> None:
+    assert fields.FIT_OPTIONS.names == Fit.FIELDS
+    plain = [o for o in Fit.OPTIONS if o.kind == "int"]
+    assert {o.name for o in plain} >= {"budget", "population", "seed", "replicates", "steps", "people"}
+    # Read as a plan file gives them (digits) and refused in the sentence the fit always said.
+    assert Fit.parse({"observed": "c.csv", "budget": "1_000"}).budget == 1000
+    with pytest.raises(BadParameterError, match=r"^budget must be from 1 to 10,000,000, not 0$"):
+        Fit.parse({"observed": "c.csv", "budget": 0})
+    # agora fit's flags of them are the declared ones (help, metavar, the default where shown).
+    p = _subparser("fit")
+    flags = {s: a for a in p._actions for s in a.option_strings}
+    for option in plain:
+        if option.flag is None:
+            continue
+        action = flags[option.cli_flag]
+        assert action.help.startswith(Fit.OPTIONS.help(option.name)) and action.metavar == option.metavar
+    assert flags["--budget"].help == "simulations in all, at most (default 20,000; at most 10,000,000)"
+    # A new whole number of the fit: its declaration and its attribute, and the fit reads it.
+    assert PatientFit.parse({"observed": "c.csv", "patience": 3}).patience == 3
+    with pytest.raises(BadParameterError, match=r"^patience must be from 0 to 50, not 99$"):
+        PatientFit.parse({"observed": "c.csv", "patience": 99})
+    q = argparse.ArgumentParser()
+    request_flags(q, PatientFit.OPTIONS, ("patience",))
+    assert request_fields(q.parse_args(["--patience", "4"]), PatientFit.OPTIONS) == {"patience": 4}

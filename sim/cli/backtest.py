@@ -14,7 +14,7 @@ import sys
 from typing import Any
 
 from sim.analysis.plot import check_figure_path
-from sim.cli.args import EXIT_FAILED, given
+from sim.cli.args import EXIT_FAILED
 from sim.cli.fields import flag
 from sim.cli.output import emit, imported_line, indented, shown_line
 from sim.cli.textable import render_table
@@ -29,13 +29,6 @@ from sim.runs.backtest.running import has_followers
 from sim.store.timeticks import parse_duration, tick_unit
 from sim.store.worldfile import check_target
 
-#: The request fields that take the values of the flags of the same name, where given.
-_AS_GIVEN = (
-    "observed model plan cuts cut horizon until_done method serial_interval draws workers time tick observe columns "
-    "delay summary seeds budget population seed replicates distance adjust ray kernel n_star alive trust_plan people "
-    "imported channel"
-)
-
 
 def handle(args: argparse.Namespace) -> Any:
     return _cmd_backtest(args)
@@ -43,7 +36,8 @@ def handle(args: argparse.Namespace) -> Any:
 
 def _request_fields(args: argparse.Namespace) -> dict[str, Any]:
     """The fields the command line gave (a flag left out is left to the request's default, or to the plan)."""
-    fields = {k: v for k, v in given(args, _AS_GIVEN).items() if v is not None and v != []}
+    given = {name: getattr(args, name, None) for name in Backtest.FIELDS}  # a flag of the field's name, where given
+    fields = {k: v for k, v in given.items() if v is not None and v != []}
     if args.param:
         fields["params"] = list(args.param)
     return fields

@@ -12,7 +12,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from sim.analysis.plot import check_figure_path
-from sim.cli.args import EXIT_FAILED, given
+from sim.cli.args import EXIT_FAILED, request_fields
 from sim.cli.output import emit, imported_line
 from sim.cli.progress import stderr_progress
 from sim.cli.textable import render_table
@@ -27,12 +27,6 @@ from sim.store.worldfile import check_target
 
 if TYPE_CHECKING:
     from sim.runs.fit.choice import ChoiceResult
-
-#: The fields of a fit request that take the values of the flags of the same name as given.
-_AS_GIVEN = (
-    "observed model seeds budget population seed workers replicates steps method kernel distance adjust ray columns "
-    "check_choice time tick observe delay summary people imported channel"
-)
 
 
 def handle(args: argparse.Namespace) -> Any:
@@ -65,7 +59,7 @@ async def _cmd_fit(args: argparse.Namespace) -> int:
     _check_outputs(args)
     request = Fit.parse(
         {
-            **given(args, _AS_GIVEN),
+            **request_fields(args, Fit.OPTIONS),
             "params": list(args.param),
             "predictive": 0 if args.predictive is None and not args.plot else (args.predictive or FIT_PREDICTIVE),
         }

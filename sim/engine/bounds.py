@@ -44,3 +44,9 @@ MAX_HORIZON = 100_000
 MAX_ARMS = 16
 #: A forecast's seed is at most this.
 MAX_FORECAST_SEED = 2**62
+
+#: The most data sets per model that the check of a fit's choice between models fits back (``check_choice``: each
+#: one a whole fit).
+MAX_CHECK_CHOICE = 1000
+#: The most people a world may stand for (more than the Earth's).
+MAX_PEOPLE = 10**11

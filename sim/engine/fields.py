@@ -7,7 +7,25 @@ from these declarations. The module imports nothing heavy: the command line buil
 from __future__ import annotations
 
 from sim.core.numbers import INT32_MAX
-from sim.engine.bounds import FORECAST_RUNS, MAX_FORECAST_SEED, MAX_HORIZON, MAX_RUNS, MAX_TICKS, MAX_WORKERS
+from sim.engine.bounds import (
+    FIT_BUDGET,
+    FIT_POPULATION,
+    FIT_PREDICTIVE,
+    FORECAST_RUNS,
+    MAX_BUDGET,
+    MAX_CHECK_CHOICE,
+    MAX_FORECAST_SEED,
+    MAX_HORIZON,
+    MAX_PEOPLE,
+    MAX_POPULATION,
+    MAX_PREDICTIVE,
+    MAX_REPLICATES,
+    MAX_RUNS,
+    MAX_STEPS,
+    MAX_TICKS,
+    MAX_WORKERS,
+    SEED_LIMIT,
+)
 from sim.engine.options import Option, Options
 
 #: How a run may go: ``auto`` batches where it can, ``batched`` always (or refuses), ``engine`` never.
@@ -86,7 +104,136 @@ FORECAST = Options(
     )
 )
 
-#: Every request's declared options (the command line's field-to-flag table reads their flags).
-DECLARED = (FORECAST,)
 
-__all__ = ["DECLARED", "FORECAST", "KERNELS"]
+def _read(name: str, help: str = "") -> Option:
+    """A field the fit reads itself (a file, a selection, a list of texts): its flag is written beside the others
+    in ``sim/cli/parsers/fit.py`` (each has a type of its own there)."""
+    return Option(name, "custom", help, flag=None, shared="sim/cli/parsers/fit.py")
+
+
+#: ``agora fit``, ``world.fit`` and each cut's fit of ``agora backtest`` (:class:`sim.engine.requests.Fit`). The
+#: plain whole numbers are read here, and their flags made from here; the rest the fit reads itself.
+FIT_OPTIONS = Options(
+    (
+        _read("observed"),
+        _read("model"),
+        _read("params"),
+        _read("seeds"),
+        Option(
+            "budget",
+            "int",
+            "simulations in all, at most",
+            FIT_BUDGET,
+            1,
+            MAX_BUDGET,
+            metavar="N",
+            shown_default=True,
+            note=f"; at most {MAX_BUDGET:,}",
+            texts=True,
+        ),
+        Option(
+            "population",
+            "int",
+            f"particles per generation (default: budget / 10, at most {FIT_POPULATION})",
+            None,
+            2,
+            MAX_POPULATION,
+            metavar="N",
+            texts=True,
+        ),
+        Option("seed", "int", "the fit's seed", 0, 0, SEED_LIMIT - 1, metavar="S", shown_default=True, texts=True),
+        Option(
+            "workers",
+            "int",
+            "processes",
+            None,
+            1,
+            MAX_WORKERS,
+            flag=None,
+            shared="sim.cli.args.workers_flag",
+            texts=True,
+        ),
+        Option(
+            "replicates",
+            "int",
+            "runs per simulation (default 1 for a series; for cascades, as many as were observed)",
+            None,
+            1,
+            MAX_REPLICATES,
+            metavar="R",
+            texts=True,
+        ),
+        Option(
+            "steps",
+            "int",
+            "ticks of each run (default: to the last observed tick for a series, else until done)",
+            None,
+            1,
+            MAX_STEPS,
+            metavar="N",
+            texts=True,
+        ),
+        Option(
+            "max_ticks",
+            "int",
+            "the most ticks a run goes until done",
+            MAX_TICKS,
+            1,
+            MAX_STEPS,
+            flag=None,
+            shared="none: Python and plan files",
+            texts=True,
+        ),
+        _read("method"),
+        _read("kernel"),
+        Option(
+            "predictive",
+            "int",
+            f"simulations of the posterior predictive check (default {FIT_PREDICTIVE} with `plot`, else none)",
+            FIT_PREDICTIVE,
+            0,
+            MAX_PREDICTIVE,
+            metavar="N",
+            texts=True,
+        ),
+        _read("distance"),
+        _read("ray"),
+        _read("adjust"),
+        _read("columns"),
+        Option(
+            "check_choice",
+            "int",
+            "with several models: simulate N data sets from each model's posterior, fit each back with the same "
+            "settings, and report the confusion matrix and its accuracy (each data set costs a whole fit)",
+            0,
+            0,
+            MAX_CHECK_CHOICE,
+            metavar="N",
+            texts=True,
+        ),
+        _read("time"),
+        _read("tick"),
+        _read("observe"),
+        _read("delay"),
+        _read("summary"),
+        Option(
+            "people",
+            "int",
+            "the population the world's agents stand for: simulated counts are scaled by N / agents before the "
+            "reporting fraction and delay, so that report means the same whatever the world's size (default: the "
+            "world's agents; `population` is ABC's particles)",
+            None,
+            1,
+            MAX_PEOPLE,
+            metavar="N",
+            texts=True,
+        ),
+        _read("imported"),
+        _read("channel"),
+    )
+)
+
+#: Every request's declared options (the command line's field-to-flag table reads their flags).
+DECLARED = (FORECAST, FIT_OPTIONS)
+
+__all__ = ["DECLARED", "FIT_OPTIONS", "FORECAST", "KERNELS"]

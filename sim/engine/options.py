@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sim.core.numbers import int_of
 from sim.errors import BadParameterError
 
 
@@ -46,6 +47,28 @@ def json_kind(value: object) -> str:
     if isinstance(value, (list, tuple)):
         return "a list"
     return "a value of no JSON type"
+
+
+def bounded_int(value: object, what: str, lo: int, hi: int) -> int:
+    """``value`` (an int, or its text) as an int from ``lo`` to ``hi`` (``sim.engine.requests.bounded``'s reading and
+    sentences).
+
+    Raises:
+        BadParameterError: ``{what} must be from {lo} to {hi}, not {value}`` (or not a whole number).
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral | str):
+        raise BadParameterError(
+            f"{what} must be a whole number from {lo:,} to {hi:,}, not {str(value)[:30]!r}", fields=what
+        )
+    try:
+        number = int_of(value, underscores=True) if isinstance(value, str) else int(value)
+    except ValueError:
+        raise BadParameterError(
+            f"{what} must be a whole number from {lo:,} to {hi:,}, not {str(value)[:30]!r}", fields=what
+        ) from None
+    if not lo <= number <= hi:
+        raise BadParameterError(f"{what} must be from {lo:,} to {hi:,}, not {number:,}", fields=what)
+    return number
 
 
 #: The kinds of option: a whole number, a switch, one of some texts, and one the request reads itself.
@@ -71,6 +94,8 @@ class Option:
         shown_default: the flag's default is the option's, and its help ends with it (``(default 10,000)``);
             otherwise a flag left out is left to the request. repeat: the flag is given once per value.
             reads: the field names a file the command reads (what it is: ``posterior file``), declared an input.
+            texts: a whole number may come as its digits (a plan file's, ``"5"``), as ``sim.engine.requests.bounded``
+            reads it. note: said after the shown default (``; at most 10,000,000``).
         served: a live world's requests take it (its schema and what a job says of its request).
         stored: the request value keeps it in the attribute of its name. value: the field of a request value
             that keeps it otherwise (a forecast's ``until_done`` is ``ticks is None``).
@@ -90,6 +115,8 @@ class Option:
     shown_default: bool = False
     repeat: bool = False
     reads: str = ""
+    texts: bool = False
+    note: str = ""
     served: bool = True
     stored: bool = True
     value: Callable[[Any], object] | None = None
@@ -99,7 +126,9 @@ class Option:
         if self.kind not in KINDS:
             raise ValueError(f"option {self.name}: kind {self.kind!r} is not one of {', '.join(KINDS)}")
         if self.flag is None and not self.shared:
-            raise ValueError(f"option {self.name}: without a flag of its own, say which flag serves it (shared)")
+            raise ValueError(
+                f"option {self.name}: without a flag of its own, say which flag serves it, or none (shared)"
+            )
 
     @property
     def cli_flag(self) -> str:
@@ -119,8 +148,12 @@ class Option:
             BadParameterError: one sentence naming the field and what it takes.
         """
         value = data.get(self.name, self.default)
+        if value is None and self.texts:  # null is not given, as a plan file or a flag left out says it
+            value = self.default
         if self.kind == "custom" or (value is None and self.default is None):
             return value
+        if self.kind == "int" and self.texts:
+            return bounded_int(value, self.name, self.lo, self.hi if hi is None else hi)
         if self.kind == "int":
             top = self.hi if hi is None else hi
             if isinstance(value, bool) or not isinstance(value, numbers.Integral):
@@ -204,10 +237,15 @@ class Options:
         return tuple(o.name for o in self.items if o.served)
 
     def help(self, name: str) -> str:
-        """The command line's help of option ``name``: each field it names in backquotes spelled as its flag."""
-        return re.sub(r"`(\w+)`", lambda m: self[m.group(1)].cli_flag, self[name].help)
+        """The command line's help of option ``name``: each field (or flag of the command) it names in backquotes
+        spelled as its flag."""
 
-    def read(self, data: Mapping[str, object], bounds: Mapping[str, int] | None = None) -> dict[str, object]:
+        def flag(field: str) -> str:  # another option's, or a flag of the command's own (plot: --plot)
+            return self[field].cli_flag if field in self.names else "--" + field.replace("_", "-")
+
+        return re.sub(r"`(\w+)`", lambda m: flag(m.group(1)), self[name].help)
+
+    def read(self, data: Mapping[str, object], bounds: Mapping[str, int] | None = None) -> dict[str, Any]:
         """Every plain field of ``data`` read and checked (its default where not given), by name; a custom one
         as given. ``bounds``: upper bounds lower than the options' (a live world's), by name.
 
@@ -235,4 +273,4 @@ class Options:
         return {o.name: o.of(request) for o in self.items if o.served}
 
 
-__all__ = ["KINDS", "Option", "Options", "json_kind"]
+__all__ = ["KINDS", "Option", "Options", "bounded_int", "json_kind"]

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sim.cli.args import input_file, integer, output_file, ray_flag, repeatable, workers_flag
+from sim.cli.args import input_file, output_file, ray_flag, repeatable, workers_flag
 from sim.cli.parsers import Subcommand
-from sim.cli.parsers.options import KERNELS, force_flag, json_flag, number_flag, plugins_flag, world_argument
-from sim.engine.bounds import FIT_BUDGET, FIT_POPULATION, FIT_PREDICTIVE, MAX_BUDGET
+from sim.cli.parsers.options import KERNELS, force_flag, json_flag, plugins_flag, request_flags, world_argument
+from sim.engine.fields import FIT_OPTIONS
 
 _FIT_EXAMPLES = """examples:
   agora fit saves/fb.db --model sir --observed curve.csv --param beta=0.005..0.1 --param gamma=0.05..0.5 --seeds random:10
@@ -89,14 +89,7 @@ def fit_observation(p: Any) -> None:
         "default), peak, peak_tick, final, growth, waves, or module:function (a Python function of yours: a dict "
         "of column -> array over the observed ticks in, a 1-D array of numbers out; see docs/fitting.md)",
     )
-    p.add_argument(
-        "--people",
-        type=integer,
-        metavar="N",
-        help="the population the world's agents stand for: simulated counts are scaled by N / agents before the "
-        "reporting fraction and delay, so that report means the same whatever the world's size (default: the "
-        "world's agents; --population is ABC's particles)",
-    )
+    request_flags(p, FIT_OPTIONS, ("people",))
     repeatable(
         p,
         "--channel",
@@ -166,12 +159,7 @@ def _fit_method(p: Any) -> None:
     """``agora fit``'s budget, sampling, workers and method."""
     fit_sampling(p)
     workers_flag(p, "the result is the same")
-    p.add_argument(
-        "--steps",
-        type=integer,
-        metavar="N",
-        help="ticks of each run (default: to the last observed tick for a series, else until done)",
-    )
+    request_flags(p, FIT_OPTIONS, ("steps",))
     p.add_argument(
         "--method",
         choices=("auto", "abc", "exact"),
@@ -179,41 +167,14 @@ def _fit_method(p: Any) -> None:
         help="'exact': the likelihood of adoption times (ic, si); 'abc': ABC-SMC; 'auto' (default): exact where "
         "it exists",
     )
-    p.add_argument(
-        "--check-choice",
-        type=integer,
-        metavar="N",
-        default=0,
-        help="with several models: simulate N data sets from each model's posterior, fit each back with the same "
-        "settings, and report the confusion matrix and its accuracy (each data set costs a whole fit)",
-    )
-    p.add_argument(
-        "--predictive",
-        type=integer,
-        metavar="N",
-        help=f"simulations of the posterior predictive check (default {FIT_PREDICTIVE} with --plot, else none)",
-    )
+    request_flags(p, FIT_OPTIONS, ("check_choice",))
+    request_flags(p, FIT_OPTIONS, ("predictive",))
 
 
 def fit_sampling(p: Any) -> None:
     """``agora fit``'s budget, population, seed, replicates, distance, adjustment, Ray and kernel (``agora
     backtest`` takes them for each cut's fit)."""
-    number_flag(
-        p, "--budget", "N", FIT_BUDGET, "simulations in all, at most", note=f"; at most {MAX_BUDGET:,}", type=integer
-    )
-    p.add_argument(
-        "--population",
-        type=integer,
-        metavar="N",
-        help=f"particles per generation (default: budget / 10, at most {FIT_POPULATION})",
-    )
-    number_flag(p, "--seed", "S", 0, "the fit's seed", type=integer)
-    p.add_argument(
-        "--replicates",
-        type=integer,
-        metavar="R",
-        help="runs per simulation (default 1 for a series; for cascades, as many as were observed)",
-    )
+    request_flags(p, FIT_OPTIONS, ("budget", "population", "seed", "replicates"))
     p.add_argument(
         "--distance",
         choices=("regression", "adaptive"),

@@ -55,13 +55,14 @@ def seed_and_json(p: Any, seed: int = 1) -> None:
     json_flag(p)
 
 
-def request_flags(p: Any, options: Options) -> None:
-    """The flag of each of a request's ``options`` that has one of its own (:mod:`sim.engine.options`), in order:
+def request_flags(p: Any, options: Options, names: tuple[str, ...] | None = None) -> None:
+    """The flag of each of a request's ``options`` that has one of its own (:mod:`sim.engine.options`; ``names``:
+    those of these fields, where the command lists its flags in groups of its own), in order:
     its name, metavar and help as declared (a default shown where the option says so), options of one ``group``
     excluding each other. A flag left out is None (the request's default), unless its default is shown."""
     groups: dict[str, Any] = {}
     for option in options:
-        if option.flag is None:
+        if option.flag is None or (names is not None and option.name not in names):
             continue
         where = p
         if option.group is not None:
@@ -85,5 +86,5 @@ def request_flags(p: Any, options: Options) -> None:
         if option.shown_default:
             more["default"] = option.default
             shown = f"{option.default:,}" if isinstance(option.default, int) else str(option.default)
-            text = f"{text} (default {shown})"
+            text = f"{text} (default {shown}{option.note})"
         where.add_argument(option.cli_flag, help=text, **more)

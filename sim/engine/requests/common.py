@@ -11,10 +11,9 @@ from typing import TypeVar
 
 import numpy as np
 
-from sim.core.numbers import int_of
 from sim.core.topics import topics_mask
 from sim.engine.fields import KERNELS as KERNELS
-from sim.engine.options import json_kind
+from sim.engine.options import bounded_int, json_kind
 from sim.errors import BadParameterError
 from sim.model.intervene import ACTIONS, Intervention
 from sim.model.registry import Registry
@@ -48,20 +47,10 @@ def bounded(value: object, what: str, lo: int, hi: int) -> int:
     Raises:
         BadParameterError: ``{what} must be from {lo} to {hi}, not {value}`` (or not a whole number).
     """
-    fields = _field_of(what)
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer, str)):
-        raise BadParameterError(
-            f"{what} must be a whole number from {lo:,} to {hi:,}, not {str(value)[:30]!r}", fields=fields
-        )
     try:
-        number = int_of(value, underscores=True) if isinstance(value, str) else int(value)
-    except ValueError:
-        raise BadParameterError(
-            f"{what} must be a whole number from {lo:,} to {hi:,}, not {str(value)[:30]!r}", fields=fields
-        ) from None
-    if not lo <= number <= hi:
-        raise BadParameterError(f"{what} must be from {lo:,} to {hi:,}, not {number:,}", fields=fields)
-    return number
+        return bounded_int(value, what, lo, hi)
+    except BadParameterError as exc:  # a field named by words (session seed) names none
+        raise BadParameterError(str(exc), fields=_field_of(what)) from None
 
 
 def _text(value: object, limits: Limits) -> str:

@@ -18,16 +18,13 @@ from sim.core.numbers import ascii_digits, ascii_float
 from sim.engine.bounds import (
     FIT_BUDGET,
     FIT_PREDICTIVE,
-    MAX_BUDGET,
-    MAX_POPULATION,
-    MAX_PREDICTIVE,
-    MAX_REPLICATES,
-    MAX_STEPS,
     MAX_TICKS,
-    MAX_WORKERS,
-    SEED_LIMIT,
 )
-from sim.engine.requests.common import KERNELS, bounded
+from sim.engine.bounds import MAX_CHECK_CHOICE as MAX_CHECK_CHOICE
+from sim.engine.bounds import MAX_PEOPLE as MAX_PEOPLE
+from sim.engine.fields import FIT_OPTIONS
+from sim.engine.options import Options
+from sim.engine.requests.common import KERNELS
 from sim.engine.requests.priors import Prior, Priors, ranges_from, split_params
 from sim.errors import BadParameterError
 from sim.model.seeds import FIT, SeedSpec
@@ -44,23 +41,12 @@ DISTANCES = ("adaptive", "regression")
 #: The most models one fit chooses between (``model="sir,seir"``), and the most data sets per model that the
 #: check of that choice fits back (``check_choice``: each one a whole fit).
 MAX_MODELS = 16
-MAX_CHECK_CHOICE = 1000
 #: The built-in statistics of a series (``summary``; :func:`sim.runs.fit.summaries.series_statistics`): ``curve``
 #: (the default) every column at every tick, the others one number per column.
 BUILTIN_SUMMARIES = ("curve", "peak", "peak_tick", "final", "growth", "waves")
 CURVE = ("curve",)
 #: One summary: a built-in's name, ``module:function`` (a user's function), or, from Python, the function.
 SummarySpec = str | Callable[..., Any]
-
-
-#: The most people a world may stand for (more than the Earth's).
-MAX_PEOPLE = 10**11
-
-
-def _field(data: Mapping[str, object], key: str, default: int | None, lo: int, hi: int) -> int | None:
-    """``data[key]`` (else ``default``) as an int from ``lo`` to ``hi``; None where it is None."""
-    value = data.get(key, default)
-    return None if value is None else bounded(value, key, lo, hi)
 
 
 #: A candidate's label in a choice between models (``layered=seir``).
@@ -521,35 +507,10 @@ class Fit:
     imported: str | None = None
     channel: tuple[tuple[str, str, str | None], ...] = ()
 
-    FIELDS: ClassVar[tuple[str, ...]] = (
-        "observed",
-        "model",
-        "params",
-        "seeds",
-        "budget",
-        "population",
-        "seed",
-        "workers",
-        "replicates",
-        "steps",
-        "max_ticks",
-        "method",
-        "kernel",
-        "predictive",
-        "distance",
-        "ray",
-        "adjust",
-        "columns",
-        "check_choice",
-        "time",
-        "tick",
-        "observe",
-        "delay",
-        "summary",
-        "people",
-        "imported",
-        "channel",
-    )
+    #: Each field declared once (:data:`sim.engine.fields.FIT_OPTIONS`): the plain whole numbers read and their
+    #: flags made from there, every field's name.
+    OPTIONS: ClassVar[Options] = FIT_OPTIONS
+    FIELDS: ClassVar[tuple[str, ...]] = FIT_OPTIONS.names
 
     def __post_init__(self) -> None:
         if not isinstance(self.params, FitParams):  # texts or a mapping given to the constructor: parsed here
@@ -595,13 +556,11 @@ class Fit:
             BadParameterError: an unknown field, a value out of range or of the wrong type (one sentence naming
                 the field).
         """
-        extra = sorted(set(data) - set(cls.FIELDS))
-        if extra:
-            raise BadParameterError(f"unknown field {str(extra[0])[:60]!r}: the fields are {', '.join(cls.FIELDS)}")
+        values = cls.OPTIONS.read(data)  # an unknown field, and every whole number in its range
         observed = _observed(data.get("observed"))
         params = FitParams.parse(data.get("params", ()))
         model = _models(data.get("model", "ic"))
-        check_choice = _field(data, "check_choice", 0, 0, MAX_CHECK_CHOICE)
+        check_choice = int(values["check_choice"])
         if check_choice and "," not in model:
             raise BadParameterError(
                 "check_choice checks the choice between several models: give them as model A,B", fields="check_choice"
@@ -612,18 +571,7 @@ class Fit:
                 f"seeds must be a seed selection such as random:10, not {str(seeds)[:60]!r}", fields="seeds"
             )
         SeedSpec.parse(seeds, FIT)  # its form, and no slow seed method: every simulation would choose again
-        budget = _field(data, "budget", FIT_BUDGET, 1, MAX_BUDGET)
-        assert budget is not None
-        population = _field(data, "population", None, 2, MAX_POPULATION)
-        seed = _field(data, "seed", 0, 0, SEED_LIMIT - 1)
-        assert seed is not None
-        workers = _field(data, "workers", None, 1, MAX_WORKERS)
-        replicates = _field(data, "replicates", None, 1, MAX_REPLICATES)
-        steps = _field(data, "steps", None, 1, MAX_STEPS)
-        max_ticks = _field(data, "max_ticks", MAX_TICKS, 1, MAX_STEPS)
-        assert max_ticks is not None
-        predictive = _field(data, "predictive", FIT_PREDICTIVE, 0, MAX_PREDICTIVE)
-        assert predictive is not None
+        budget, population = int(values["budget"]), values["population"]
         method = data.get("method", "auto")
         if method not in METHODS:
             raise BadParameterError(
@@ -651,29 +599,20 @@ class Fit:
             model=model,
             params=params,
             seeds=seeds,
-            budget=budget,
-            population=population,
-            seed=seed,
-            workers=workers,
-            replicates=replicates,
-            steps=steps,
-            max_ticks=max_ticks,
             method=str(method),
             kernel=str(kernel),
-            predictive=predictive,
             distance=str(distance),
             ray=ray,
             adjust=bool(data.get("adjust", True)),
             columns=_columns(data.get("columns")),
-            check_choice=check_choice or 0,
             time=_time(data.get("time")),
             tick=_tick(data.get("tick")),
             observe=_observe(data.get("observe")),
             delay=_delay(data.get("delay")),
             summary=parse_summaries(data.get("summary")),
-            people=_field(data, "people", None, 1, MAX_PEOPLE),
             imported=_imported(data.get("imported")),
             channel=_channels(data.get("channel")),
+            **{o.name: values[o.name] for o in cls.OPTIONS if o.kind == "int"},
         )
 
 
