@@ -16,12 +16,9 @@ import sys
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypedDict, TypeVar, Unpack
 
-from sim.core import worldkey
-from sim.core.world import World
 from sim.engine.newworld import built_world, check_new_world
 from sim.engine.observe import Monitor
 from sim.engine.requests import Backtest, Ensemble, Fit, Forecast, NewWorld, Sweep
-from sim.engine.requests import positive as _positive
 from sim.errors import AgoraError, BadParameterError
 from sim.lab.agents import Agents, Network, file_views
 from sim.lab.live import LiveSettings, Simulation
@@ -34,9 +31,8 @@ from sim.runs.results import EnsembleResult, SweepResult
 from sim.runs.runner import check_social_params, run_ensemble
 from sim.runs.sweep import sweep_result
 from sim.social.dynamics import Social
-from sim.store.create import imported_world
-from sim.store.worldfile import check_target, save_world, world_info
 from sim.store.worldfile import open_world as open_world_file
+from sim.store.worldfile import save_world, world_info
 
 if TYPE_CHECKING:
     from sim.runs.backtest import BacktestResult, CascadeBacktestResult
@@ -581,12 +577,6 @@ def _local_overrides(llm: str | None, llm_model: str | os.PathLike[str] | None) 
     return {"local": True} if ask.model is None else {"local": True, "local_model": ask.model}
 
 
-def _configure(world: World, minutes_per_tick: int, social: Mapping[str, object] | None) -> None:
-    world.config["minutes_per_tick"] = minutes_per_tick
-    if social:
-        world.config["social"] = Social(world, plugin_registry(None), {}).configure(**dict(social))
-
-
 class NewWorldOptions(TypedDict, total=False):
     """The keywords of :func:`new_world` (every one optional): the fields of :class:`~sim.engine.requests.NewWorld`."""
 
@@ -679,17 +669,14 @@ def import_edges(
         BadFileError: the edge file is missing, unreadable or malformed. TargetExistsError: ``path`` exists and
             ``force`` is false. ResourceError: the machine cannot hold it.
     """
-    _not_in_a_worker_start()
-    _positive(minutes_per_tick, "minutes_per_tick", 1)
-    check_target(path, force)
-    if encrypt:
-        worldkey.ready_to_encrypt(f"encrypting world {path!r}")
-    label = name or os.path.splitext(os.path.basename(path))[0]
-
-    async def make() -> None:
-        world = await asyncio.to_thread(imported_world, label, os.fspath(edges), directed=directed, seed=seed)
-        _configure(world, minutes_per_tick, social)
-        await save_world(world, path, force=force, encrypt=encrypt)
-
-    run_sync(make())
-    return WorldFile(path)
+    return new_world(
+        path,
+        edges=os.fspath(edges),
+        directed=directed,
+        seed=seed,
+        name=name,
+        minutes_per_tick=minutes_per_tick,
+        social=social,
+        force=force,
+        encrypt=encrypt,
+    )

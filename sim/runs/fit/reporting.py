@@ -366,9 +366,7 @@ def observation_for(
             "fraction",
             fields="params",
         )
-    report: float | None = _fraction(REPORT, fixed[REPORT]) if REPORT in fixed else None
-    fitted = list(names).index(REPORT) if REPORT in names else None
-    default = Channel("", REPORT, report, fitted, delay)
+    default = Channel("", REPORT, *_resolved(REPORT, names, fixed), delay)
     if not asked and delay is None and not rules:
         return None if scale == 1.0 else Observation(default, tuple(columns), int(horizon), scale)
     others = [c for c in columns if not is_tick_count(c) and not _own(c, rules) and (asked or delay is not None)]
@@ -402,6 +400,17 @@ def fraction_range_error(name: str, described: str) -> BadParameterError:
         else f"{name} is an observation channel's reporting fraction, from 0 to 1"
     )
     return BadParameterError(f"params {described}: {what}; keep the range within it", fields="params")
+
+
+def _resolved(fraction: str, names: Sequence[str], fixed: Mapping[str, str]) -> tuple[float | None, int | None]:
+    """A channel's fraction as a :class:`Channel` holds it: ``(fixed value, None)`` where it is fixed (checked),
+    ``(None, column of a particle's row)`` where it is fitted, ``(None, None)`` where it is neither (every case
+    seen: the default channel without ``report``)."""
+    if fraction in names:
+        return None, list(names).index(fraction)
+    if fraction in fixed:
+        return _fraction(fraction, fixed[fraction]), None
+    return None, None
 
 
 def _own(column: str, rules: Sequence[Channel]) -> bool:
@@ -450,10 +459,8 @@ def _channel(
             f"channel {column}'s fraction {fraction} is a parameter of model {model!r}: name the fraction otherwise",
             fields="channel",
         )
-    if fraction in names:
-        return Channel(column, fraction, None, list(names).index(fraction), delay)
-    if fraction in fixed:
-        return Channel(column, fraction, _fraction(fraction, fixed[fraction]), None, delay)
+    if fraction in names or fraction in fixed:
+        return Channel(column, fraction, *_resolved(fraction, names, fixed), delay)
     raise BadParameterError(
         f"channel {column}'s fraction {fraction} is neither fitted nor fixed: give params {fraction}=LO..HI to fit "
         f"it or {fraction}=VALUE",
