@@ -282,7 +282,7 @@ class SessionViews:
         if s is None:
             return ()
         states = tuple(str(n) for n in s.state_names)
-        return (*states, REACHED, NEW, *count_measures(states, bool(tuple(s.removal_states))))
+        return (*states, REACHED, NEW, *count_measures(states, bool(tuple(s.removal_states)), s.observables))
 
     def measures(self, session_id: int, names: Sequence[str]) -> dict[str, np.ndarray]:
         """Session ``session_id``'s measures ``names`` (of :meth:`measure_names`; others are left out) at the
@@ -310,6 +310,8 @@ class SessionViews:
                 out[name] = np.cumsum(curve)[start : start + length] if curve.size >= start + length else new.cumsum()
             elif name.startswith(ENTRIES) and name[len(ENTRIES) :] in states:
                 out[name] = entries[:, states.index(name[len(ENTRIES) :])]
+            elif name.startswith(ENTRIES) and name[len(ENTRIES) :] in s.observables:
+                out[name] = entries[:, list(s.observables[name[len(ENTRIES) :]])].sum(axis=1)
             elif name == ONSETS or (name == REMOVALS and tuple(s.removal_states)):
                 chosen = list(s.onset_states if name == ONSETS else s.removal_states)
                 out[name] = entries[:, chosen].sum(axis=1)

@@ -21,6 +21,8 @@ What the counts per tick count:
 - ``onsets`` and ``removals``: the sum of ``new.X`` over the model's declared ``onset_states`` and
   ``removal_states`` (:class:`sim.plugin.PropagationModel`; seir: entries into I and into R). A model with
   no removal state has no ``removals``.
+- ``new.NAME`` for each of the model's declared ``observables`` (a plugin's named measures: ``new.admissions``,
+  the entries into ``H``): the sum of ``new.X`` over its states.
 
 A session stored before entries were recorded (a snapshot or world file of an older Agora) has no entries
 for the ticks it recorded: its ``new.STATE``, ``onsets`` and ``removals`` are null (unknown) there, and
@@ -31,8 +33,8 @@ Continuous per-agent variables (float columns a model declares) are recorded as 
 
 The measures of one series, in order: the state names, ``reached``, ``new``, ``depth`` and ``breadth`` (the
 cascade forest's largest generation so far and most agents in one generation so far, for a model that
-names sources: ``sim.core.cascade``), ``new.STATE`` for each state, ``onsets``, ``removals``, then the
-variable moments.
+names sources: ``sim.core.cascade``), ``new.STATE`` for each state, ``onsets``, ``removals``, ``new.NAME``
+for each observable, then the variable moments.
 
 A series says which of its columns are which (:class:`SeriesColumns`): the **states** (the model's, summing to
 the number of agents at every tick), the **measures** (``reached``, ``new``, ``new.STATE``, ``onsets``,
@@ -76,10 +78,12 @@ def is_tick_count(measure: str) -> bool:
     return measure in (NEW, ONSETS, REMOVALS, IMPORTED) or measure.startswith(ENTRIES)
 
 
-def count_measures(states: tuple[str, ...], removals: bool = True) -> list[str]:
+def count_measures(states: tuple[str, ...], removals: bool = True, observables: Iterable[str] = ()) -> list[str]:
     """The per-tick count measures of a model with ``states`` beside ``new``: ``new.STATE`` for each state,
-    ``onsets`` and (for a model with a removal state) ``removals``."""
-    return [*(entries_name(str(x)) for x in states), ONSETS, *([REMOVALS] if removals else [])]
+    ``onsets``, (for a model with a removal state) ``removals``, and ``new.NAME`` for each of its declared
+    ``observables`` (:class:`sim.plugin.PropagationModel`)."""
+    named = [entries_name(str(x)) for x in observables]
+    return [*(entries_name(str(x)) for x in states), ONSETS, *([REMOVALS] if removals else []), *named]
 
 
 def tick_entries(state: np.ndarray, states: int) -> np.ndarray:
@@ -237,6 +241,8 @@ def series_dict(session: Any) -> dict[str, list]:
     out[ONSETS] = _count_list(entries[:, list(onsets)].sum(axis=1), known)
     if removals:
         out[REMOVALS] = _count_list(entries[:, list(removals)].sum(axis=1), known)
+    for name, chosen in (getattr(session, "observables", None) or {}).items():  # the model's named measures
+        out[entries_name(name)] = _count_list(entries[:, list(chosen)].sum(axis=1), known)
     if getattr(session, "imports", None) is not None:  # agents from outside, per tick (sim.model.imports)
         out[IMPORTED] = list(session.imported_per_tick[start : start + length])
     moments = rec.moments
@@ -330,6 +336,7 @@ def what_counts(cls: Any) -> dict[str, list[str]]:
         ONSETS: [states[a] for a in cls.counted_onsets()],
         REMOVALS: [states[a] for a in cls.counted_removals()],
         "entries": [entries_name(x) for x in states],
+        **{entries_name(k): [states[a] for a in v] for k, v in cls.counted_observables().items()},
     }
 
 
@@ -347,4 +354,5 @@ def counts_line(counted: dict[str, list[str]]) -> str:
     parts.append(f"onsets = entries into {_either(counted[ONSETS])}" if counted[ONSETS] else "no onsets")
     if counted[REMOVALS]:
         parts.append(f"removals = entries into {_either(counted[REMOVALS])}")
+    parts += [f"{k} = entries into {_either(v)}" for k, v in counted.items() if k.startswith(ENTRIES)]
     return "; ".join(parts) + "; new.STATE for each state"

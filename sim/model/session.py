@@ -37,7 +37,7 @@ from sim.model.series import SeriesRecorder, check_entries, tick_entries, variab
 from sim.model.stored import seed_agents, session_fields, state_arrays, variable_columns
 from sim.model.views import SessionBase
 from sim.plugin import PropagationModel, StepResult
-from sim.plugin.model import REMOVED_NAMES, default_onsets, default_removals
+from sim.plugin.model import REMOVED_NAMES, default_onsets, default_removals, observables_problem
 
 STATUSES = ("queued", "running", "completed", "failed", "cancelled")
 SESSION_ARRAYS = ("state", "adopted_at", "adopted_from", "exposed", "frontier", "transmitting", "feed_seen")
@@ -73,6 +73,20 @@ def continued_rng(world_seed: int, session: int, seed: int, round_: int) -> np.r
 
 
 # -- the session ----------------------------------------------------------------------------------
+
+
+def _observables(rec: dict[str, Any], s: PropagationSession) -> dict[str, tuple[int, ...]]:
+    """A stored session's ``observables`` (none in a record of an older version).
+
+    Raises:
+        ValueError: a declaration :func:`sim.plugin.model.observables_problem` refuses for the session's states.
+    """
+    stored = rec.get("observables") or {}
+    got = {str(k): tuple(int(x) for x in v) for k, v in dict(stored).items()} if isinstance(stored, dict) else stored
+    problem = observables_problem(got, s.state_names)
+    if problem:
+        raise ValueError(f"session {s.id}: {problem}")
+    return got
 
 
 def _counted_states(rec: dict[str, Any], s: PropagationSession) -> tuple[tuple[int, ...], tuple[int, ...]]:
@@ -147,6 +161,8 @@ class PropagationSession(SessionBase):
     #: The states whose entries the series counts as ``onsets`` and ``removals`` (the model's declaration).
     onset_states: tuple[int, ...] = (1,)
     removal_states: tuple[int, ...] = ()
+    #: The model's named measures: ``new.NAME`` counts the entries into these states (its ``observables``).
+    observables: dict[str, tuple[int, ...]] = field(default_factory=dict)
     # arrays (allocated when the session starts)
     state: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int8))
     adopted_at: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int32))
@@ -256,6 +272,7 @@ class PropagationSession(SessionBase):
         self.transmit = cls.transmit
         self.onset_states = cls.counted_onsets()
         self.removal_states = cls.counted_removals()
+        self.observables = cls.counted_observables()
         if self.rng is None:
             self.rng = world_rng(world.seed, 100, self.seed, self.id)
         n = world.n
@@ -925,6 +942,7 @@ class PropagationSession(SessionBase):
             "transmit": self.transmit,
             "onset_states": list(self.onset_states),
             "removal_states": list(self.removal_states),
+            "observables": {k: list(v) for k, v in self.observables.items()},
             "store_keys": sorted(self.store),
             "recommender": self.recommender,
             "feed_exposed": self.feed_exposed,
@@ -963,6 +981,7 @@ class PropagationSession(SessionBase):
         """
         s = cls(**session_fields(rec))
         s.onset_states, s.removal_states = _counted_states(rec, s)
+        s.observables = _observables(rec, s)
         # Sessions stored before cascades were kept: every feed adoption is taken as a forest edge.
         s.stored_feed_edges = max(0, int(rec.get("feed_edges", rec.get("feed_reached", 0)) or 0))
         if s.status not in STATUSES:

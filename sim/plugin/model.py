@@ -13,6 +13,7 @@ a few more members for the engine's own use, which a model must not touch.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol, runtime_checkable
@@ -389,8 +390,13 @@ class PropagationModel(Plugin):
     - ``removal_states``: the states whose entries are ``removals``. None (the default): the adopted states
       named ``R``, ``removed`` or ``recovered``; a model with none has no ``removals`` measure.
 
-    Both are checked when the class is defined (so when its file is loaded): a tuple of the states
-    1 .. len(states) - 1.
+    - ``observables``: further measures surveillance may record, each named and counting the entries into some
+      states per tick: ``{"admissions": (3,)}`` gives the series' ``new.admissions``, the entries into the
+      fourth state (a hospital's admissions, to fit beside cases with ``--observe hosp=new.admissions`` and
+      ``--channel hosp:ihr``). Empty (the default): none.
+
+    All three are checked when the class is defined (so when its file is loaded): a tuple of the states
+    1 .. len(states) - 1; an observable's name a word that is no state's.
     """
 
     kind: ClassVar[str] = "model"
@@ -407,13 +413,20 @@ class PropagationModel(Plugin):
     gives_sources: ClassVar[bool] = True
     onset_states: ClassVar[tuple[int, ...] | None] = None
     removal_states: ClassVar[tuple[int, ...] | None] = None
+    observables: ClassVar[dict[str, tuple[int, ...]]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        for attr in ("onset_states", "removal_states"):
-            problem = _counted_problem(cls, attr)
+        problems = [_counted_problem(cls, attr) for attr in ("onset_states", "removal_states")]
+        problems.append(observables_problem(getattr(cls, "observables", None), getattr(cls, "states", None)))
+        for problem in problems:
             if problem:
                 raise TypeError(f"model {getattr(cls, 'name', '') or cls.__name__}: {problem}")
+
+    @classmethod
+    def counted_observables(cls) -> dict[str, tuple[int, ...]]:
+        """The model's ``observables``: a name -> the states whose entries its measure ``new.NAME`` counts."""
+        return {str(k): tuple(int(x) for x in v) for k, v in (cls.observables or {}).items()}
 
     @classmethod
     def counted_onsets(cls) -> tuple[int, ...]:
@@ -469,6 +482,40 @@ def default_removals(states: tuple[str, ...], adopted: tuple[int, ...]) -> tuple
     return tuple(int(a) for a in adopted if 0 <= a < len(states) and str(states[a]).lower() in REMOVED_NAMES)
 
 
+#: An observable's name: a word (letters, digits, ``_``, ``-``) starting with a letter, at most 40 characters.
+_OBSERVABLE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,39}")
+
+
+def observables_problem(value: Any, states: Any) -> str | None:
+    """What is wrong with a model's declared ``observables`` (None: nothing, or ``states`` malformed, which is
+    left to ``agora plugins check``): a dict from a name (a word that is no state's, nor ``onsets`` or
+    ``removals``) to a tuple of the states 1 .. len(states) - 1 (each once, at least one)."""
+    if not isinstance(states, (tuple, list)):
+        return None
+    if not isinstance(value, dict):
+        return (
+            f"observables {value!r} must be a dict from a name to a tuple of state numbers, e.g. {{'admissions': (3,)}}"
+        )
+    names = {str(s) for s in states}
+    for name, chosen in value.items():
+        if not isinstance(name, str) or not _OBSERVABLE_NAME.fullmatch(name):
+            return (
+                f"observables has the name {str(name)[:40]!r}: give a word of letters, digits, _ or - (at most 40, "
+                "starting with a letter)"
+            )
+        if name in names or name in ("onsets", "removals"):
+            return (
+                f"observables names {name!r}, which the series have already (new.{name}): give the measure a name "
+                "of its own"
+            )
+        problem = _states_problem(f"observables[{name!r}]", chosen, states)
+        if problem:
+            return problem
+        if not len(chosen):
+            return f"observables[{name!r}] names no state: give the states whose entries it counts, e.g. (3,)"
+    return None
+
+
 def _counted_problem(cls: type, attr: str) -> str | None:
     """What is wrong with a model's declared ``onset_states`` or ``removal_states`` (None: nothing, or not
     declared; a class whose ``states`` are malformed is left to ``agora plugins check``)."""
@@ -476,6 +523,12 @@ def _counted_problem(cls: type, attr: str) -> str | None:
     states = getattr(cls, "states", None)
     if value is None or not isinstance(states, (tuple, list)):
         return None
+    return _states_problem(attr, value, states)
+
+
+def _states_problem(attr: str, value: Any, states: tuple | list) -> str | None:
+    """What is wrong with ``value``, declared as ``attr``: a tuple of state numbers 1 .. len(states) - 1, each
+    once (None: nothing)."""
     k = len(states)
     ints = isinstance(value, (tuple, list)) and all(
         isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) for v in value

@@ -427,7 +427,8 @@ def check_series_measure(cls: type[PropagationModel], model: str, at: tuple[str,
     if at is None:
         return
     states = tuple(map(str, cls.states))
-    known = [*states, REACHED, NEW, DEPTH, BREADTH, *count_measures(states, bool(cls.counted_removals()))]
+    counted = count_measures(states, bool(cls.counted_removals()), cls.counted_observables())
+    known = [*states, REACHED, NEW, DEPTH, BREADTH, *counted]
     known += [f"{v}.{m}" for v in (cls.variables or {}) for m in MOMENTS]
     if at[0] not in known and not at[0].startswith("counter"):
         raise BadParameterError(

@@ -317,7 +317,13 @@ class Plan:
             if not len(self.priors):
                 raise BadParameterError("give at least one parameter to fit as params NAME=LO..HI", fields="params")
             self.summary = summary_for(
-                self.observed, tuple(cls.states), request.model, request.replicates, request.columns, request.summary
+                self.observed,
+                tuple(cls.states),
+                request.model,
+                request.replicates,
+                request.columns,
+                request.summary,
+                tuple(cls.counted_observables()),
             )
             if (
                 isinstance(self.summary, SeriesSummary)

@@ -301,8 +301,9 @@ class SeriesSummary(Summary):
         states: tuple[str, ...],
         model: str,
         summary: tuple[SummarySpec, ...] = CURVE,
+        observables: tuple[str, ...] = (),
     ) -> None:
-        known = (*states, *SERIES_MEASURES, *count_measures(tuple(states)))
+        known = (*states, *SERIES_MEASURES, *count_measures(tuple(states), True, observables))
         for name in columns:
             if name not in known:  # not named: a header is the file's text, and errors never show it
                 raise BadParameterError(
@@ -417,6 +418,7 @@ def summary_for(
     replicates: int | None,
     columns: tuple[str, ...] | None = None,
     summary: tuple[SummarySpec, ...] = CURVE,
+    observables: tuple[str, ...] = (),
 ) -> Summary:
     """The statistics a fit of ``model`` (whose states are ``states``) compares for ``observed`` (a series:
     only ``columns`` of it, when named; its ``summary`` statistics).
@@ -448,7 +450,7 @@ def summary_for(
                 f"the observed series has no column {missing[0]!r}: its columns are {', '.join(have)}"
             )
         have = {c: have[c] for c in columns}
-    out: Summary = SeriesSummary(have, ticks, states, model, summary)
+    out: Summary = SeriesSummary(have, ticks, states, model, summary, observables)
     if replicates is not None:
         out.replicates = replicates
     return out
