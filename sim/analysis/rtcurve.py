@@ -5,11 +5,11 @@ It lives beside the mathematics rather than in :mod:`sim.lab` so that ``agora rt
 What it reads:
 
 - **a curve** (``.csv``, ``.csv.gz``, ``.parquet`` or a pandas DataFrame) through
-  :func:`sim.store.timeline.read_incidence`: a time column (whole days, ISO dates or timestamps; ``time``
-  names it) and count columns, or a line list (one row per case). Its cases are ``cases`` (a column), or the
-  only count column; a curve with columns ``local`` and ``imported`` is read as EpiEstim reads one: imported
-  cases infect (they count in the infectivity) but did not arise here (they are not in R's numerator);
-  ``imported`` names another column of imported cases;
+  :func:`sim.store.observed.read_recorded` (as ``agora fit`` reads an observation): a time column (whole days, ISO
+  dates or timestamps; ``time`` names it) and count columns, or a line list (one row per case). Its cases are
+  ``cases`` (a column), or the only count column; a curve with columns ``local`` and ``imported`` is read as
+  EpiEstim reads one: imported cases infect (they count in the infectivity) but did not arise here (they are not in
+  R's numerator); ``imported`` names another column of imported cases;
 - **a run's series** (the ``run,tick,measure,value`` file of ``agora run --series``, or such a DataFrame): the
   measure ``cases`` (default ``new``, the entries per tick) of one run (``run``; default the only one);
 - **counts**: a sequence or a numpy array of cases per tick, tick 0 first.
@@ -44,10 +44,12 @@ from sim.analysis.rt import (
 )
 from sim.core.boundedio import GZIP_ERRORS, bounded_text
 from sim.errors import BadFileError, BadParameterError
-from sim.model.imports import local_of, split_imported
+from sim.model.imports import INCLUDED, split_imported
+from sim.store.observation import ObservedSeries
+from sim.store.observed import read_recorded, recorded_header
 from sim.store.seriesio import COLUMNS as SERIES_COLUMNS
 from sim.store.seriesio import parquet_schema, read_series
-from sim.store.timeline import DAY, read_incidence
+from sim.store.timeline import CASES, DAY
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -294,59 +296,43 @@ def _series_curve(
 def _incidence_curve(
     source: str | pd.DataFrame, name: str, cases: str | None, imported: str | None, time: str | None, tick: str | None
 ) -> _Curve:
-    """The cases (and imported cases) per tick of a curve read by :func:`read_incidence`; ``imported`` may end in
-    ``:included`` (the cases column counts the imported ones too: they are taken out of it)."""
-    imported, included = split_imported(imported)
-    curve = _incidence_columns(source, name, cases, imported, time, tick)
-    if not included:
-        return curve
-    assert curve.imported is not None  # imported was given
+    """The cases (and imported cases) per tick of a curve read as an observation is
+    (:func:`sim.store.observed.read_recorded`, ticks of a day unless the rows or ``tick`` say otherwise): the
+    count column ``cases`` (None: the curve's one count column), the imported cases' column ``imported`` (None:
+    ``imported`` beside ``local``, as EpiEstim reads such a curve); ``imported`` may end in ``:included`` (the
+    cases column counts the imported ones too: they are taken out of it)."""
+    column, included = split_imported(imported)
     where = f"curve {name}" if name else "the curve"
-    names = (curve.cases_name, str(curve.imported_name))
-    return dataclasses.replace(curve, local=local_of(curve.local, curve.imported, curve.labels, where, names))
-
-
-def _incidence_columns(
-    source: str | pd.DataFrame, name: str, cases: str | None, imported: str | None, time: str | None, tick: str | None
-) -> _Curve:
-    """:func:`_incidence_curve` of separate columns of local and imported cases."""
-    if cases is not None and cases == imported:
+    if cases is not None and cases == column:
         raise BadParameterError(
             "imported names the column of the cases: give the imported cases' own", fields="imported"
         )
-    if cases is None:  # every count column, then the one that holds the cases
-        inc = read_incidence(source, time=time, tick=tick)
-        if imported is None and {"local", "imported"} <= set(inc.counts):
-            cases, imported = "local", "imported"  # read as EpiEstim reads such a curve
-    elif cases == "local" and imported is None:
-        try:  # the same when the cases are named local
-            inc = read_incidence(source, time=time, tick=tick, columns=["local", "imported"])
-            imported = "imported"
-        except BadParameterError:
-            inc = read_incidence(source, time=time, tick=tick, columns=["local"])
-    else:
-        inc = read_incidence(source, time=time, tick=tick, columns=[cases, *([imported] if imported else [])])
-    columns = list(inc.counts)
-    if imported is not None and imported not in columns:
-        where = f"curve {name}" if name else "the curve"
+    header = recorded_header(source)
+    if column is None and cases in (None, "local") and {"local", "imported"} <= set(header):
+        cases, column = "local", "imported"  # read as EpiEstim reads such a curve
+    observe = [(cases, cases)] if cases is not None else []
+    if column is not None and column not in header:
         raise BadParameterError(
-            f"imported names no count column of {where}: its count columns are {', '.join(columns)}",
+            f"imported names no count column of {where}: its columns are {', '.join(header)[:200]}",
             fields="imported",
         )
+    if not observe and {"id", "parent"} <= {h.lower() for h in header}:
+        observe = [(CASES, CASES)]  # a line list with its infectors: its cases are counted, not its trees
+    given = None if column is None else column + (INCLUDED if included else "")
+    observed = read_recorded(source, time=time, tick=tick, observe=observe, imported=given, default_tick_seconds=DAY)
+    assert isinstance(observed, ObservedSeries)  # observe is never empty beside id and parent
     if cases is None:
-        others = [c for c in columns if c != imported]
-        if len(others) != 1:
-            where = f"curve {name}" if name else "the curve"
-            has = f"the count columns {', '.join(others)}" if others else "no count column but the imported one"
+        if len(observed.columns) != 1:
+            has = f"the count columns {', '.join(observed.columns)}" if observed.columns else "no count column"
             raise BadParameterError(f"cases must name the column of cases: {where} has {has}", fields="cases")
-        cases = others[0]
+        cases = next(iter(observed.columns))
     return _Curve(
-        inc.counts[cases],
-        None if imported is None else inc.counts[imported],
-        inc.labels,
+        observed.dense(cases),
+        None if observed.imported is None else observed.imported.astype(np.float64),
+        list(observed.labels),
         name,
         cases,
-        imported,
-        float(inc.tick_seconds),
-        inc.reading,
+        column,
+        None if observed.tick_seconds is None else float(observed.tick_seconds),
+        "" if observed.recorded is None else str(observed.recorded["reading"]),
     )

@@ -34,10 +34,17 @@ from sim.model.intervene import blocked_mask
 from sim.model.lifecycle import FROZEN, SILENT, all_active
 from sim.model.seeds import INT32_MAX, SeedSpec
 from sim.model.series import SeriesRecorder, check_entries, tick_entries, variable_moments
-from sim.model.stored import seed_agents, session_fields, state_arrays, variable_columns
+from sim.model.stored import (
+    counted_states,
+    seed_agents,
+    session_fields,
+    state_arrays,
+    stored_observables,
+    variable_columns,
+)
 from sim.model.views import SessionBase
 from sim.plugin import PropagationModel, StepResult
-from sim.plugin.model import REMOVED_NAMES, default_onsets, default_removals, observables_problem
+from sim.plugin.model import REMOVED_NAMES
 
 STATUSES = ("queued", "running", "completed", "failed", "cancelled")
 SESSION_ARRAYS = ("state", "adopted_at", "adopted_from", "exposed", "frontier", "transmitting", "feed_seen")
@@ -73,39 +80,6 @@ def continued_rng(world_seed: int, session: int, seed: int, round_: int) -> np.r
 
 
 # -- the session ----------------------------------------------------------------------------------
-
-
-def _observables(rec: dict[str, Any], s: PropagationSession) -> dict[str, tuple[int, ...]]:
-    """A stored session's ``observables`` (none in a record of an older version).
-
-    Raises:
-        ValueError: a declaration :func:`sim.plugin.model.observables_problem` refuses for the session's states.
-    """
-    stored = rec.get("observables") or {}
-    got = {str(k): tuple(int(x) for x in v) for k, v in dict(stored).items()} if isinstance(stored, dict) else stored
-    problem = observables_problem(got, s.state_names)
-    if problem:
-        raise ValueError(f"session {s.id}: {problem}")
-    return got
-
-
-def _counted_states(rec: dict[str, Any], s: PropagationSession) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """A stored session's ``onset_states`` and ``removal_states``; a record of an older version has none: the
-    defaults of its states (:func:`sim.plugin.model.default_onsets`, :func:`~sim.plugin.model.default_removals`).
-
-    Raises:
-        ValueError: states that are not the session's.
-    """
-    onsets = rec.get("onset_states")
-    removals = rec.get("removal_states")
-    got = (
-        default_onsets(s.adopted_states, s.transmitting_states) if onsets is None else tuple(int(x) for x in onsets),
-        default_removals(s.state_names, s.adopted_states) if removals is None else tuple(int(x) for x in removals),
-    )
-    k = len(s.state_names)
-    if any(not 1 <= x < k for x in (*got[0], *got[1])):
-        raise ValueError(f"session {s.id} counts onsets or removals of a state it does not have")
-    return got
 
 
 def removed_state(names: tuple[str, ...], adopted: tuple[int, ...]) -> int | None:
@@ -980,8 +954,8 @@ class PropagationSession(SessionBase):
             ValueError / KeyError / TypeError: a malformed record; callers turn it into a clear error.
         """
         s = cls(**session_fields(rec))
-        s.onset_states, s.removal_states = _counted_states(rec, s)
-        s.observables = _observables(rec, s)
+        s.onset_states, s.removal_states = counted_states(rec, s)
+        s.observables = stored_observables(rec, s)
         # Sessions stored before cascades were kept: every feed adoption is taken as a forest edge.
         s.stored_feed_edges = max(0, int(rec.get("feed_edges", rec.get("feed_reached", 0)) or 0))
         if s.status not in STATUSES:

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from sim.model.answer import has_repeats
+from sim.plugin.model import default_onsets, default_removals, observables_problem
 
 
 def session_fields(rec: dict[str, Any]) -> dict[str, Any]:
@@ -132,3 +133,36 @@ def seed_agents(sid: int, arrays: dict[str, np.ndarray], n: int, started: bool) 
     ):
         raise ValueError(f"session {sid} array seed_agents is invalid")
     return seeds
+
+
+def stored_observables(rec: dict[str, Any], s: Any) -> dict[str, tuple[int, ...]]:
+    """A stored session's ``observables`` (none in a record of an older version).
+
+    Raises:
+        ValueError: a declaration :func:`sim.plugin.model.observables_problem` refuses for the session's states.
+    """
+    stored = rec.get("observables") or {}
+    got = {str(k): tuple(int(x) for x in v) for k, v in dict(stored).items()} if isinstance(stored, dict) else stored
+    problem = observables_problem(got, s.state_names)
+    if problem:
+        raise ValueError(f"session {s.id}: {problem}")
+    return got
+
+
+def counted_states(rec: dict[str, Any], s: Any) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """A stored session's ``onset_states`` and ``removal_states``; a record of an older version has none: the
+    defaults of its states (:func:`sim.plugin.model.default_onsets`, :func:`~sim.plugin.model.default_removals`).
+
+    Raises:
+        ValueError: states that are not the session's.
+    """
+    onsets = rec.get("onset_states")
+    removals = rec.get("removal_states")
+    got = (
+        default_onsets(s.adopted_states, s.transmitting_states) if onsets is None else tuple(int(x) for x in onsets),
+        default_removals(s.state_names, s.adopted_states) if removals is None else tuple(int(x) for x in removals),
+    )
+    k = len(s.state_names)
+    if any(not 1 <= x < k for x in (*got[0], *got[1])):
+        raise ValueError(f"session {s.id} counts onsets or removals of a state it does not have")
+    return got

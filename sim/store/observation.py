@@ -25,6 +25,9 @@ class ObservedSeries:
             ticks' names, whether it was a line list), for a file read with a time column; else None.
         imported: the imported cases at every tick from 0 to the last (int64; 0 where the file has no row), read
             from the column a fit's ``imported`` names (:mod:`sim.model.imports`); None without one.
+        labels: each tick's name from 0 to the last, as the file names time (``"17"``, ``"1861-10-30"``), for a
+            file read with a time column; else empty.
+        tick_seconds: a tick's length, for a file read with a time column; else None.
     """
 
     path: str
@@ -32,6 +35,8 @@ class ObservedSeries:
     columns: dict[str, np.ndarray]
     recorded: dict[str, Any] | None = None
     imported: np.ndarray | None = None
+    labels: tuple[str, ...] = ()
+    tick_seconds: int | None = None
     kind: ClassVar[str] = "series"
     #: Counts per tick: what an observation model (a reporting fraction, a delay, channels, people) applies to.
     per_tick: ClassVar[bool] = True
@@ -49,6 +54,12 @@ class ObservedSeries:
         """What the exact likelihood reads of it: nothing (a series has no adoption times)."""
         return None
 
+    def dense(self, column: str) -> np.ndarray:
+        """``column``'s counts at every tick from 0 to the last (float64; 0 at a tick the file has no row in)."""
+        out = np.zeros(int(self.ticks[-1]) + 1 if self.ticks.size else 0)
+        out[self.ticks] = self.columns[column]
+        return out
+
     def truncated(self, cut: int, label: str | None = None) -> ObservedSeries:
         """The observation up to tick ``cut`` (its imported cases too); ``label`` the cut's name in ``recorded``."""
         keep = self.ticks <= cut
@@ -57,7 +68,13 @@ class ObservedSeries:
             recorded = self.recorded
         imported = None if self.imported is None else self.imported[: cut + 1].copy()
         return ObservedSeries(
-            self.path, self.ticks[keep], {c: v[keep] for c, v in self.columns.items()}, recorded, imported
+            self.path,
+            self.ticks[keep],
+            {c: v[keep] for c, v in self.columns.items()},
+            recorded,
+            imported,
+            self.labels[: cut + 1],
+            self.tick_seconds,
         )
 
 

@@ -54,7 +54,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from sim.core.boundedio import MAX_ROWS, Bounds, bounded_stream, bounded_text, check_regular
+from sim.core.boundedio import GZIP_ERRORS, MAX_ROWS, Bounds, bounded_stream, bounded_text, check_regular
 from sim.core.cascade import Forest, forest_of_rows
 from sim.core.numbers import ascii_digits, ascii_int
 from sim.core.world import World
@@ -175,13 +175,16 @@ def _header_and_size(f: _File) -> list[str]:
             raise _too_many(f)
         return [n.strip() for n in names]
     gz = f.container == "csv.gz"
-    with bounded_stream(f.path, "observation file", _GIVE, gz=gz, bounds=Bounds(rows=MAX_ROWS)) as raw:
-        while raw.read(1 << 20):
-            pass
-    with f.open_text() as fh:
-        for row in csv.reader(fh):
-            if row:
-                return [c.strip() for c in row]
+    try:
+        with bounded_stream(f.path, "observation file", _GIVE, gz=gz, bounds=Bounds(rows=MAX_ROWS)) as raw:
+            while raw.read(1 << 20):
+                pass
+        with f.open_text() as fh:
+            for row in csv.reader(fh):
+                if row:
+                    return [c.strip() for c in row]
+    except GZIP_ERRORS:  # a damaged gzip stream (or, rarely, a disk's read error)
+        raise f.bad(f"{'is not a complete gzip file' if gz else 'cannot be read'}: give {_GIVE}") from None
     raise f.bad(f"is empty: give a header ({_LAYOUTS}) and rows")
 
 
@@ -639,12 +642,13 @@ def read_recorded(
     observe: Sequence[tuple[str, str]] = (),
     people: int | None = None,
     imported: str | None = None,
+    default_tick_seconds: int | None = None,
 ) -> ObservedSeries | ObservedCascades:
     """A table recorded in its own time (a file or a DataFrame): counts over time or a line list, read by
     :func:`sim.store.timeline.read_incidence`, as a series of the measures ``observe`` maps its columns to
     (``cases=onsets``; without it, the columns keep their names); or, with ``id`` and ``parent`` columns,
-    timestamped cascades (:func:`_timed_cascades`). ``tick``: how long one tick of the fit lasts (None: the world's
-    minutes per tick).
+    timestamped cascades (:func:`_timed_cascades`). ``tick``: how long one tick of the fit lasts (None:
+    ``default_tick_seconds``, whose default is the world's minutes per tick).
 
     Raises:
         BadParameterError: a tick shorter than the file's rows (daily data on a world of 10-minute ticks: give
@@ -652,13 +656,29 @@ def read_recorded(
         BadFileError: what :func:`read_incidence` raises; a level (a state, ``reached``) summed over rows of
             one tick; a count of agents above the world's.
     """
-    if isinstance(source, (str, os.PathLike)):
-        header = _header_and_size(_opened(os.fspath(source), states))
-    else:
-        header = [str(c) for c in source.columns]
     return _recorded(
-        source, header, world, states, time=time, tick=tick, observe=observe, people=people, imported=imported
+        source,
+        recorded_header(source, states),
+        world,
+        states,
+        time=time,
+        tick=tick,
+        observe=observe,
+        people=people,
+        imported=imported,
+        default_tick_seconds=default_tick_seconds,
     )
+
+
+def recorded_header(source: str | os.PathLike[str] | pd.DataFrame, states: tuple[str, ...] = ()) -> list[str]:
+    """The column names of a table :func:`read_recorded` reads (a file's header, checked against the bounds).
+
+    Raises:
+        BadFileError: a missing, unreadable or too large file; a malformed header.
+    """
+    if isinstance(source, (str, os.PathLike)):
+        return _header_and_size(_opened(os.fspath(source), states))
+    return [str(c) for c in source.columns]
 
 
 def _recorded(
@@ -672,10 +692,11 @@ def _recorded(
     observe: Sequence[tuple[str, str]],
     people: int | None = None,
     imported: str | None = None,
+    default_tick_seconds: int | None = None,
 ) -> ObservedSeries | ObservedCascades:
     """:func:`read_recorded` of a source whose header is read (and whose bounds are checked) already."""
     name = _source_name(source)
-    default = _world_tick(world)
+    default = _world_tick(world) if default_tick_seconds is None else default_tick_seconds
     lower = {h.lower(): h for h in header}
     column, included = split_imported(imported)
     if "id" in lower and "parent" in lower and not observe:
@@ -753,7 +774,8 @@ def _recorded(
     }
     if came is not None:
         recorded["imported"] = {"column": column, "included": included, "total": int(came.sum())}
-    return ObservedSeries(name, inc.ticks[keep], {m: v[keep] for m, v in columns.items()}, recorded, came)
+    kept = {m: v[keep] for m, v in columns.items()}
+    return ObservedSeries(name, inc.ticks[keep], kept, recorded, came, tuple(inc.labels), int(inc.tick_seconds))
 
 
 def _with_imported(
