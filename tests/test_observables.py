@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import textwrap
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -19,6 +20,7 @@ from conftest import agora
 from sim.engine.requests import split_params
 from sim.engine.simulation import Simulation
 from sim.lab.agents import load_world
+from sim.live.sessionviews import SessionViews
 from sim.model.registry import plugin_registry
 from sim.model.series import series_dict
 from sim.model.session import PropagationSession
@@ -162,6 +164,11 @@ def test_a_stored_session_keeps_its_observables(folder):
     s = simulation.inject("m", model="sihrd", params={"beta": 0.2}, seeds="random:5", seed=1)
     for _ in range(6):
         asyncio.run(simulation.step())
+    views = SessionViews(SimpleNamespace(sim=simulation))  # what the TUI's overlay draws data against
+    assert "new.admissions" in views.measure_names(s.id) and "new.severe" in views.measure_names(s.id)
+    drawn = views.measures(s.id, ["new.admissions", "new.severe"])
+    assert drawn["new.admissions"].tolist() == series_dict(s)["new.admissions"]
+    assert drawn["new.severe"].tolist() == series_dict(s)["new.severe"]
     rec, arrays = s.to_record(), s.arrays()
     assert rec["observables"] == {"admissions": [2], "severe": [2, 4]}
     again = PropagationSession.from_record(rec, arrays, world.n)
