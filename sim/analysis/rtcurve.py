@@ -44,7 +44,7 @@ from sim.analysis.rt import (
 )
 from sim.core.boundedio import GZIP_ERRORS, bounded_text
 from sim.errors import BadFileError, BadParameterError
-from sim.model.imports import INCLUDED, split_imported
+from sim.model.imports import split_imported
 from sim.store.observation import ObservedSeries
 from sim.store.observed import read_recorded, recorded_header
 from sim.store.seriesio import COLUMNS as SERIES_COLUMNS
@@ -301,7 +301,7 @@ def _incidence_curve(
     count column ``cases`` (None: the curve's one count column), the imported cases' column ``imported`` (None:
     ``imported`` beside ``local``, as EpiEstim reads such a curve); ``imported`` may end in ``:included`` (the
     cases column counts the imported ones too: they are taken out of it)."""
-    column, included = split_imported(imported)
+    column, _ = split_imported(imported)
     where = f"curve {name}" if name else "the curve"
     if cases is not None and cases == column:
         raise BadParameterError(
@@ -318,7 +318,7 @@ def _incidence_curve(
         )
     if not observe and {"id", "parent"} <= {h.lower() for h in header}:
         observe = [(CASES, CASES)]  # a line list with its infectors: its cases are counted, not its trees
-    given = None if column is None else column + (INCLUDED if included else "")
+    given = imported if imported is not None else column  # as given (with :included), or the column found
     observed = read_recorded(source, time=time, tick=tick, observe=observe, imported=given, default_tick_seconds=DAY)
     assert isinstance(observed, ObservedSeries)  # observe is never empty beside id and parent
     if cases is None:
