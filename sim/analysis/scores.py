@@ -35,15 +35,38 @@
   WIS, taken over the forecasts both methods made, scaled by the baseline's (:func:`pairwise_relative_wis`). Where
   every method scored the same forecasts the two are equal.
 
+- **Energy score** of whole forecast paths (Gneiting & Raftery 2007, JASA 102:359, section 4.3, with beta = 1;
+  the ensemble form of Gneiting, Stanberry, Grimit, Held & Johnson 2008, TEST 17:211): for M paths ``X_i`` over H
+  horizons and the observed path ``y``, ``ES = (1/M) sum_i ||X_i - y|| - (1/(2 M^2)) sum_{i,j} ||X_i - X_j||``
+  (Euclidean norms over the horizons; all ``M^2`` ordered pairs, a path with itself included). It is the CRPS's
+  plain estimator above carried to vectors (at H = 1 they are equal) and scoringrules' ``es_ensemble`` (alias
+  ``energy_score``) with its default ``estimator="nrg"``, not its ``"fair"`` one (``1/(M(M-1))``).
+- **Variogram score** of order p (Scheuerer & Hamill 2015, Mon. Wea. Rev. 143:1321):
+  ``VS_p = sum_{i,j} w_ij (|y_i - y_j|^p - (1/M) sum_m |X_mi - X_mj|^p)^2`` over every ordered pair of horizons,
+  p = 0.5 and ``w_ij = 1`` by default: scoringrules' ``vs_ensemble`` (alias ``variogram_score``) with its defaults.
+  The energy score is dominated by the paths' levels; the variogram score sees whether their shape (how each
+  horizon moves against the others) is right.
+- **Coverage at every central level** (:func:`coverage_levels`): the 11 central intervals of the Hub's levels
+  (:data:`CENTRAL_LEVELS`), each as :func:`coverage` takes it.
+- **PIT** for counts (Czado, Gneiting & Held 2009, Biometrics 65:1254, section 2.1): with ``P`` the draws'
+  empirical CDF, the randomised PIT ``u = P(y-1) + V (P(y) - P(y-1))``, ``V ~ U(0, 1)`` (:func:`pit_values`),
+  and the non-randomised PIT histogram (:func:`pit_histogram`), the mean over forecasts of the PIT's conditional
+  CDF ``F(u | y) = clip((u - P(y-1)) / (P(y) - P(y-1)), 0, 1)`` differenced over equal bins: the histogram the
+  randomised PIT gives in expectation, without its noise. Uniform when the forecasts are calibrated; U-shaped when
+  they are too narrow, a hump when too wide, sloped when biased.
+
 Why not scoringrules at run time: its import compiles about a hundred numba functions, every time (5-6 s a
 process on this project's machines, no cache), and the two estimators needed here are a few lines of numpy each.
 The tests check these functions against scoringrules 0.10 (a test dependency), to rounding.
 
-Draws are along axis 0: ``samples`` is ``(M, ...)`` and ``y`` has the shape that follows (scalars broadcast).
+Draws are along axis 0: ``samples`` is ``(M, ...)`` and ``y`` has the shape that follows (scalars broadcast). The
+path scores take paths as scoringrules does, ``(..., M, H)`` (one row a path) with ``y`` ``(..., H)``: ``(M, H)`` is
+the ``samples`` of :func:`score_samples`.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -59,6 +82,9 @@ HUB_LEVELS: tuple[float, ...] = (
     0.975,
     0.99,
 )
+#: The central intervals' levels of :data:`HUB_LEVELS`, ``1 - 2 tau`` for each level ``tau`` below the median,
+#: increasing: 0.1, 0.2, ..., 0.9, 0.95, 0.98.
+CENTRAL_LEVELS: tuple[float, ...] = tuple(sorted(round(1 - 2 * tau, 10) for tau in HUB_LEVELS if tau < 0.5))
 #: The smallest bandwidth of the log score's smoothing, in counts.
 MIN_BANDWIDTH = 0.5
 #: The names :func:`score_samples` returns, in order.
@@ -227,6 +253,37 @@ def coverage(samples: ArrayLike, y: ArrayLike, level: float) -> np.ndarray:
     return np.asarray(((lo <= obs) & (obs <= hi)).astype(np.float64))
 
 
+def coverage_levels(
+    samples: ArrayLike, y: ArrayLike, levels: np.ndarray | Sequence[float] = CENTRAL_LEVELS
+) -> np.ndarray:
+    """Coverage at several central levels at once: 1.0 where ``y`` lies in the draws' central interval of each
+    level, else 0.0, each interval as :func:`coverage` takes it (its ends the draws' ``linear`` quantiles at
+    ``(1 - level)/2`` and ``(1 + level)/2``, computed as there, ends included), so at 0.5 and 0.9 the two agree.
+
+    Args:
+        samples: ``(M, ...)`` draws.
+        y: ``(...)`` observations (or one that broadcasts).
+        levels: ``(L,)`` central levels, each strictly between 0 and 1; by default :data:`CENTRAL_LEVELS`.
+
+    Returns:
+        ``(..., L)`` float64: 1.0 or 0.0 per forecast and level, in the order of ``levels``.
+
+    Raises:
+        BadParameterError: no levels or a level not strictly between 0 and 1, no draws, shapes that do not
+            match, values that are not finite.
+    """
+    lv = np.asarray(levels, dtype=np.float64)
+    if lv.ndim != 1 or lv.size == 0 or not np.all((lv > 0) & (lv < 1)):
+        raise BadParameterError(
+            f"coverage levels must be a list of numbers strictly between 0 and 1, got {levels!r}: e.g. (0.5, 0.9)"
+        )
+    x, obs = _samples_and_y(samples, y)
+    ends = np.quantile(x, np.concatenate([(1 - lv) / 2, (1 + lv) / 2]), axis=0)
+    lo, hi = ends[: lv.size], ends[lv.size :]
+    inside = (lo <= obs) & (obs <= hi)
+    return np.asarray(np.moveaxis(inside, 0, -1).astype(np.float64))
+
+
 def score_samples(samples: ArrayLike, y: ArrayLike) -> dict[str, np.ndarray]:
     """Every score of a forecast of counts per horizon.
 
@@ -317,3 +374,186 @@ def pairwise_relative_wis(
                 total = total + np.log(mean_i / mean_j)
             log_theta[i] = total / len(names)
         return {name: np.asarray(np.exp(log_theta[name] - log_theta[baseline])) for name in names}
+
+
+#: How many float64 values one block of pairwise differences may hold (16 MB): the path scores take pairs of
+#: paths (or of horizons) in blocks of rows this size, so 2,000 paths of 30 horizons never build the 960 MB array
+#: of every pair's difference at once.
+PAIR_BLOCK = 1 << 21
+
+
+def _paths_and_y(paths: ArrayLike, y: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    """Paths as ``(B, M, H)`` and observed paths as ``(B, H)``, the batch's leading axes flattened."""
+    x = _finite(np.asarray(paths, dtype=np.float64), "the paths")
+    obs = _finite(np.asarray(y, dtype=np.float64), "the observed path")
+    if x.ndim < 2 or x.shape[-2] == 0 or x.shape[-1] == 0:
+        raise BadParameterError(
+            f"the paths have shape {x.shape}: give (M, H) or (..., M, H), M >= 1 paths over H >= 1 horizons"
+        )
+    want = x.shape[:-2] + x.shape[-1:]
+    if obs.shape != want:
+        try:
+            obs = np.broadcast_to(obs, want)
+        except ValueError:
+            raise BadParameterError(
+                f"the paths' shape {x.shape} does not match the observed path's {obs.shape}: give paths of shape "
+                "(..., M, H) and an observed path of shape (..., H)"
+            ) from None
+    m, h = x.shape[-2:]
+    return x.reshape(-1, m, h), obs.reshape(-1, h)
+
+
+def _pair_distance_sum(x: np.ndarray) -> float:
+    """``sum_{i,j} ||x_i - x_j||`` over every ordered pair of the rows of ``x`` (``(M, H)``), in blocks of rows
+    against the rows from the block on (each pair once, doubled), each block within :data:`PAIR_BLOCK`."""
+    m, h = x.shape
+    rows = max(1, PAIR_BLOCK // (m * h))
+    total = 0.0
+    for a in range(0, m, rows):
+        b = min(a + rows, m)
+        d = x[a:b, None, :] - x[None, a:, :]
+        dist = np.sqrt(np.einsum("ijk,ijk->ij", d, d))
+        # the block's own square holds both orders of its pairs (and zeros); the rest each pair once
+        total += float(dist[:, : b - a].sum()) + 2.0 * float(dist[:, b - a :].sum())
+    return total
+
+
+def energy_score(paths: ArrayLike, y: ArrayLike) -> np.ndarray:
+    """The energy score of sample paths (Gneiting & Raftery 2007, section 4.3; see the module's docstring):
+    ``ES = (1/M) sum_i ||X_i - y|| - (1/(2 M^2)) sum_{i,j} ||X_i - X_j||``, Euclidean norms over the horizons,
+    all ``M^2`` ordered pairs (the plain estimator: scoringrules' ``es_ensemble``, ``estimator="nrg"``, its
+    default). Lower is better; in the units of the counts. At H = 1 it is :func:`crps_sample`.
+
+    Args:
+        paths: ``(M, H)``: M sample paths (one a row) over H horizons; or ``(..., M, H)``, a batch of forecasts.
+        y: ``(H,)``: the observed path; ``(..., H)`` for a batch (or one that broadcasts to it).
+
+    Returns:
+        ``()`` for one forecast, ``(...)`` for a batch: float64.
+
+    Raises:
+        BadParameterError: paths that are not ``(..., M, H)`` with M, H >= 1, an observed path of another
+            shape, values that are not finite.
+    """
+    x, obs = _paths_and_y(paths, y)
+    batch, m, _ = x.shape
+    d = x - obs[:, None, :]
+    error = np.sqrt(np.einsum("bmh,bmh->bm", d, d)).mean(axis=1)
+    spread = np.array([_pair_distance_sum(x[k]) for k in range(batch)]) / (m * m)
+    return np.asarray((error - 0.5 * spread).reshape(np.shape(paths)[:-2]))
+
+
+def variogram_score(paths: ArrayLike, y: ArrayLike, p: float = 0.5, weights: ArrayLike | None = None) -> np.ndarray:
+    """The variogram score of order ``p`` of sample paths (Scheuerer & Hamill 2015; see the module's docstring):
+    ``VS_p = sum_{i,j} w_ij (|y_i - y_j|^p - (1/M) sum_m |X_mi - X_mj|^p)^2`` over every ordered pair of
+    horizons ``(i, j)``, as scoringrules' ``vs_ensemble`` (``p=0.5`` and unit weights its defaults too). Lower is
+    better; in counts to the power ``2p``.
+
+    Args:
+        paths: ``(M, H)``: M sample paths (one a row) over H horizons; or ``(..., M, H)``, a batch of forecasts.
+        y: ``(H,)``: the observed path; ``(..., H)`` for a batch (or one that broadcasts to it).
+        p: the order, above 0.
+        weights: ``(H, H)`` weights ``w_ij``, 0 or more (or ``(..., H, H)``, one set per forecast); None: all 1.
+
+    Returns:
+        ``()`` for one forecast, ``(...)`` for a batch: float64.
+
+    Raises:
+        BadParameterError: an order not above 0, weights that are not ``(H, H)`` numbers 0 or more, paths that
+            are not ``(..., M, H)`` with M, H >= 1, an observed path of another shape, values that are not finite.
+    """
+    if not (isinstance(p, (int, float)) and math.isfinite(p) and p > 0):
+        raise BadParameterError(f"the variogram score's order p must be a number above 0, got {p!r}: e.g. 0.5")
+    x, obs = _paths_and_y(paths, y)
+    batch, m, h = x.shape
+    shape = np.shape(paths)[:-2]
+    if weights is None:
+        w = np.ones((1, h, h))
+    else:
+        w = _finite(np.asarray(weights, dtype=np.float64), "the variogram score's weights")
+        try:
+            w = np.broadcast_to(w, shape + (h, h)).reshape(-1, h, h)
+        except ValueError:
+            raise BadParameterError(
+                f"the variogram score's weights have shape {w.shape} for {h} horizons: give an ({h}, {h}) matrix"
+            ) from None
+        if np.any(w < 0):
+            raise BadParameterError("the variogram score's weights must be 0 or more")
+    rows = max(1, PAIR_BLOCK // (h * h))
+    forecast = np.empty((batch, h, h))
+    for k in range(batch):
+        acc = np.zeros((h, h))
+        for a in range(0, m, rows):
+            block = x[k, a : a + rows]
+            acc += (np.abs(block[:, :, None] - block[:, None, :]) ** p).sum(axis=0)
+        forecast[k] = acc / m
+    observed = np.abs(obs[:, :, None] - obs[:, None, :]) ** p
+    return np.asarray((w * (observed - forecast) ** 2).sum(axis=(-2, -1)).reshape(shape))
+
+
+def _pit_bounds(samples: ArrayLike, y: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    """``P(X < y)`` and ``P(X <= y)`` under the draws' empirical distribution, per forecast."""
+    x, obs = _samples_and_y(samples, y)
+    m = x.shape[0]
+    # counts over M, not means of booleans: P(y) lands exactly on a bin's edge j/J whenever the two are equal
+    return np.count_nonzero(x < obs, axis=0) / m, np.count_nonzero(x <= obs, axis=0) / m
+
+
+def pit_values(samples: ArrayLike, y: ArrayLike, rng: np.random.Generator) -> np.ndarray:
+    """The randomised probability integral transform of count forecasts (Czado, Gneiting & Held 2009, section
+    2.1): ``u = P(y - 1) + V (P(y) - P(y - 1))`` with ``V ~ U(0, 1)``, ``P`` the draws' empirical CDF. It is
+    computed as ``P(X < y) + V P(X = y)``, the same for whole-number draws and still a uniform PIT for draws that
+    are not. Calibrated forecasts give uniform values.
+
+    Args:
+        samples: ``(M, ...)`` draws (axis 0, as for every score here: ``(N, M)`` forecasts in rows are
+            ``samples.T``).
+        y: ``(...)`` observations (or one that broadcasts).
+        rng: the generator ``V`` is drawn from, one per forecast.
+
+    Returns:
+        ``(...)`` float64 in [0, 1].
+
+    Raises:
+        BadParameterError: ``rng`` not a numpy Generator, no draws, shapes that do not match, values that are not
+            finite.
+    """
+    if not isinstance(rng, np.random.Generator):
+        raise BadParameterError(f"pit_values draws from a numpy Generator, got {type(rng).__name__}: pass one")
+    below, at_most = _pit_bounds(samples, y)
+    return np.asarray(below + rng.uniform(size=below.shape) * (at_most - below))
+
+
+def pit_histogram(samples: ArrayLike, y: ArrayLike, bins: int = 10) -> np.ndarray:
+    """The non-randomised PIT histogram of count forecasts (Czado, Gneiting & Held 2009, section 2.1): each
+    forecast's PIT given ``y`` is uniform on ``[P(y - 1), P(y)]`` (a point mass where the two are equal), its
+    CDF ``F(u | y) = clip((u - P(y - 1)) / (P(y) - P(y - 1)), 0, 1)``; the histogram is the mean of those CDFs
+    over all forecasts, ``Fbar``, differenced over ``bins`` equal bins of [0, 1]: ``Fbar(j/J) - Fbar((j-1)/J)``.
+    That is what the histogram of :func:`pit_values` tends to over many draws of ``V``, without the noise.
+    ``P(y - 1)`` is taken as ``P(X < y)`` (see :func:`pit_values`); a point mass on an edge counts in the bin
+    that edge closes (bins ``(e_{j-1}, e_j]``, the first ``[0, e_1]``).
+
+    Args:
+        samples: ``(M, ...)`` draws (axis 0: ``(N, M)`` forecasts in rows are ``samples.T``).
+        y: ``(...)`` observations (or one that broadcasts): every forecast is pooled into one histogram.
+        bins: the number of equal bins J, 1 or more.
+
+    Returns:
+        ``(bins,)`` float64: the share of the forecasts' PIT mass in each bin, summing to 1 (not to the number
+        of forecasts); calibrated forecasts give about ``1/bins`` in each.
+
+    Raises:
+        BadParameterError: ``bins`` not a whole number 1 or more, no draws, shapes that do not match, values
+            that are not finite.
+    """
+    if isinstance(bins, bool) or not isinstance(bins, (int, np.integer)) or bins < 1:
+        raise BadParameterError(f"a PIT histogram needs a whole number of bins, 1 or more, got {bins!r}")
+    below, at_most = _pit_bounds(samples, y)
+    lo = below.reshape(-1, 1)
+    hi = at_most.reshape(-1, 1)
+    edges = np.arange(1, bins + 1) / bins  # Fbar(0) is 0: the CDF just below 0, so a point mass at 0 counts
+    width = hi - lo
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ramp = np.clip((edges - lo) / width, 0.0, 1.0)
+    cdf = np.where(width > 0, ramp, (edges >= hi).astype(np.float64))
+    return np.asarray(np.diff(cdf.mean(axis=0), prepend=0.0))
