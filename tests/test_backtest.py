@@ -260,7 +260,7 @@ def test_the_baselines_alone_need_no_fit(backtest_world):
     request = _request(backtest_world, method="persistence,renewal", serial_interval="gamma:8,5", cut="20,30",
                        horizon=5, workers=1)  # fmt: skip
     one, two = _run(backtest_world, request), _run(backtest_world, request)
-    assert [c.fit for c in one.cuts] == [None, None] and one.methods == ["persistence", "renewal"]
+    assert [c.fit for c in one.cuts] == [None, None] and one.methods == ["persistence", "renewal", "ensemble"]
     assert _same(one) == _same(two)
     truth = one.cuts[0].truth
     assert truth.tolist() == [36.0, 30.0, 18.0, 16.0, 14.0]  # ticks 21-25 of the curve
@@ -272,7 +272,7 @@ def test_world_backtest_and_its_figure(backtest_world, tmp_path):
     result = w.backtest(observed=str(backtest_world / "curve.csv"), model="sir", params=PRIORS, seeds="random:5",
                         budget=200, cut=["20", "35"], horizon=4, workers=1)  # fmt: skip
     data = result.to_dict()
-    assert set(data["scores"]) == {"agora", "persistence"} and data["plan"] is None
+    assert set(data["scores"]) == {"agora", "persistence", "ensemble"} and data["plan"] is None
     assert set(data["scores"]["agora"]) >= {"relative_wis", "wis", "crps", "log_score", "cover50", "cover90",
                                              "ae_median", "ae_log", "horizon", "cuts_scored", "all"}  # fmt: skip
     fig = result.plot(str(tmp_path / "bt.png"))

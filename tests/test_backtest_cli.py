@@ -93,14 +93,20 @@ def test_json_fields_progress_per_cut_and_the_plot(made):
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
-    assert set(data["scores"]) == {"agora", "persistence", "renewal"} and data["reference"] == "persistence"
+    assert set(data["scores"]) == {"agora", "persistence", "renewal", "ensemble"} and data["reference"] == "persistence"
     for row in data["scores"].values():
         assert set(row) == {"horizon", "wis", "crps", "log_score", "cover50", "cover90", "ae_median", "ae_log",
-                            "relative_wis", "cuts_scored", "all"}  # fmt: skip
+                            "relative_wis", "cuts_scored", "all", "energy_score", "variogram_score",
+                            "relative_energy_score", "relative_variogram_score", "coverage", "pit"}  # fmt: skip
         assert row["horizon"] == [1, 2, 3, 4, 5] and row["cuts_scored"] == [3] * 5
+        assert list(row["coverage"]) == ["0.1", "0.2", "0.3", "0.4", "0.5", "0.6", "0.7", "0.8", "0.9", "0.95", "0.98"]
+        assert len(row["pit"]) == 10 and sum(row["pit"]) == pytest.approx(1.0, abs=1e-5)  # each rounded to 1e-6
+        assert row["coverage"]["0.5"] == pytest.approx(row["all"]["cover50"])  # the same truths, the same intervals
     assert [c["cut"] for c in data["cuts"]] == ["11", "23", "34"]  # round(i * (39 - 5) / 3)
     cut = data["cuts"][0]
     assert cut["truth"] == [14, 12, 11, 9, 8] and set(cut["forecasts"]["agora"]) == {"q05", "q25", "q50", "q75", "q95"}
+    assert set(cut["path_scores"]["agora"]) == {"energy_score", "variogram_score"}
+    assert data["scores"]["persistence"]["relative_energy_score"] == 1.0
     assert cut["fit"]["simulations"] <= 300 and data["plan"] is None and data["parallel"] is True
     assert data["figure"].endswith("bt.png") and (made / "bt.png").stat().st_size > 10_000
     lines = [x for x in done.stderr.splitlines() if x.startswith("agora: backtest: cut ")]
@@ -133,4 +139,4 @@ def test_bench_backtest_measures_both_ways_and_checks_they_agree(tmp_path):
     assert data["benchmark"] == "backtest" and data["same_numbers"] is True and len(data["cuts"]) == 2
     assert data["parallel_seconds"] > 0 and data["sequential_seconds"] > 0 and data["speedup"] > 0
     assert data["parallel_cpu_seconds"] > 0 and data["target_seconds"] == 120.0
-    assert set(data["relative_wis"]) == {"agora", "persistence"}
+    assert set(data["relative_wis"]) == {"agora", "persistence", "ensemble"}

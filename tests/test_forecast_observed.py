@@ -43,15 +43,15 @@ def test_a_hubverse_table_of_the_weeks_ahead(folder):
     assert data["reference_date"] == "2005-09-11"  # the Sunday ending the last observed week (Monday 2005-09-05)
     assert data["targets"] == ["2005-09-12", "2005-09-19", "2005-09-26", "2005-10-03"]
     assert data["target_end_dates"] == ["2005-09-18", "2005-09-25", "2005-10-02", "2005-10-09"]
-    assert data["observed"]["recorded"]["tick"] == "1w" and data["output"]["rows"] == 2 * 4 * 23
+    assert data["observed"]["recorded"]["tick"] == "1w" and data["output"]["rows"] == 3 * 4 * 23  # the ensemble too
     with open(folder / "ahead.csv", newline="") as fh:
         reader = csv.DictReader(fh)
         assert tuple(reader.fieldnames or ()) == HUBVERSE_COLUMNS
         rows = list(reader)
-    assert {r["model_id"] for r in rows} == {"agora-persistence", "agora-renewal"}
+    assert {r["model_id"] for r in rows} == {"agora-persistence", "agora-renewal", "agora-ensemble"}
     assert {r["output_type"] for r in rows} == {"quantile"} and {r["location"] for r in rows} == {"weekly"}
     assert {r["target"] for r in rows} == {"inc new"} and {r["reference_date"] for r in rows} == {"2005-09-11"}
-    for model in ("agora-persistence", "agora-renewal"):
+    for model in ("agora-persistence", "agora-renewal", "agora-ensemble"):
         for h in range(1, 5):
             mine = [r for r in rows if r["model_id"] == model and int(r["horizon"]) == h]
             assert [float(r["output_type_id"]) for r in mine] == list(HUB_LEVELS)
@@ -64,8 +64,8 @@ def test_a_hubverse_table_of_the_weeks_ahead(folder):
                  *BASELINES)  # fmt: skip
     lines = text.stdout.splitlines()
     assert lines[0] == (
-        "persistence, renewal forecasts of new in weekly.csv (2005-02-14 to 2005-09-05), 2 weeks after the last "
-        "observation"
+        "persistence, renewal, ensemble forecasts of new in weekly.csv (2005-02-14 to 2005-09-05), 2 weeks after "
+        "the last observation"
     )
     assert lines[1].startswith("read as: time column date: ISO dates; 30 rows, a week apart: each counts a week")
 
@@ -81,7 +81,7 @@ def test_the_fit_on_every_observation_and_its_forecast(folder):
     data = result.to_dict()
     assert data["fit"]["simulations"] <= 300 and set(data["fit"]["params"]) == {"beta", "gamma"}
     assert len(data["quantiles"]["agora"]["values"]) == 23 and len(data["quantiles"]["agora"]["values"][0]) == 3
-    assert {r["model_id"] for r in result.hubverse_rows()} == {"agora-sir", "agora-persistence"}
+    assert {r["model_id"] for r in result.hubverse_rows()} == {"agora-sir", "agora-persistence", "agora-ensemble"}
     assert {r["location"] for r in result.hubverse_rows()} == {"XX"}
     with pytest.raises(BadParameterError, match="starts after the last observation: drop cut and cuts"):
         w.forecast(observed=str(folder / "weekly.csv"), method="persistence", horizon=2, cut=["2005-05-02"])
@@ -176,7 +176,7 @@ def test_a_backtest_writes_every_cuts_forecasts_as_a_hubverse_table(folder):
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
-    assert data["output"]["rows"] == 2 * 2 * 2 * 23
+    assert data["output"]["rows"] == 2 * 2 * 3 * 23  # cuts, horizons, methods (the ensemble too), levels
     assert all(len(c["quantiles"]["renewal"]["values"]) == 23 for c in data["cuts"])
     with open(folder / "bt.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))

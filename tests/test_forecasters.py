@@ -76,7 +76,7 @@ def test_a_users_forecaster_is_scored_beside_persistence(folder):
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
-    assert data["methods"] == ["last-plus-noise", "persistence"]
+    assert data["methods"] == ["last-plus-noise", "persistence", "ensemble"]
     table = data["scores"]["last-plus-noise"]
     assert table["all"]["relative_wis"] is not None and table["all"]["relative_wis"] > 0
     assert len(data["cuts"]) == 3 and all("last-plus-noise" in c["quantiles"] for c in data["cuts"])
@@ -102,7 +102,7 @@ def test_a_users_forecaster_forecasts_past_the_data(folder):
     [
         ("wrong-shape", "forecaster wrong-shape at cut 10 answered draws of shape (3, 1001), not (1000, 3)"),
         ("refuses", "forecaster refuses at cut 10: a history of fewer than 100 ticks cannot be forecast"),
-        ("oracle", "method 'oracle' is no forecaster: give agora, crashes, last-plus-noise"),
+        ("oracle", "method 'oracle' is no forecaster: give agora, crashes, ensemble, last-plus-noise"),
         ("crashes", "forecaster crashes failed at cut 10: ZeroDivisionError: division by zero"),
     ],
 )

@@ -176,6 +176,7 @@ def format_backtest(data: dict[str, Any]) -> str:
         )
     lines.append(render_table(head, rows, numeric=tuple(range(1, len(head)))))
     lines.append("")
+    lines += _calibration_lines(data)
     lines.append(
         f"relative WIS: the method's mean WIS over {data['reference']}'s on the same cuts (below 1: better); "
         f"{data['seconds']:.1f} s on {data['workers']} worker(s){', cuts in parallel' if data['parallel'] else ''}"
@@ -185,6 +186,43 @@ def format_backtest(data: dict[str, Any]) -> str:
     if data.get("output"):
         lines.append(f"hubverse table: {data['output']['path']} ({data['output']['rows']:,} rows)")
     return "\n".join(lines)
+
+
+def _calibration_lines(data: dict[str, Any]) -> list[str]:
+    """The paths' scores and the calibration of each method, and the ensemble's members and weights."""
+    head = ["method", "energy", "rel. energy", "variogram", "rel. variogram", "cover 50/80/90/95", "PIT by tenths"]
+    rows = []
+    for method, s in data["scores"].items():
+        cover = s.get("coverage") or {}
+        pit = s.get("pit") or []
+        rows.append(
+            [
+                method,
+                _g(s.get("energy_score")),
+                _g(s.get("relative_energy_score")),
+                _g(s.get("variogram_score")),
+                _g(s.get("relative_variogram_score")),
+                "/".join(_pct(cover.get(k)) for k in ("0.5", "0.8", "0.9", "0.95")),
+                " ".join("-" if p is None else f"{p * 100:.0f}" for p in pit),
+            ]
+        )
+    lines = [render_table(head, rows, numeric=(1, 2, 3, 4)), ""]
+    lines.append(
+        "energy and variogram scores of the forecast paths over the scored horizons (lower is better; relative: over "
+        f"{data['reference']}'s); PIT: % of the truths' PIT in each tenth (10 each when calibrated; high ends: too "
+        "narrow)"
+    )
+    weighted = [c for c in data["cuts"] if c.get("ensemble") and c["ensemble"]["trained_on"]]
+    if "ensemble" in data["methods"]:
+        members = data["cuts"][0]["ensemble"]["members"] if data["cuts"] and data["cuts"][0].get("ensemble") else []
+        how = "the trajectory pool" if data.get("ensemble") == "pool" else f"the quantile {data.get('ensemble')}"
+        lines.append(f"ensemble: {how} of {', '.join(members)}")
+        for c in weighted:
+            w = ", ".join(f"{m} {v:.2f}" for m, v in c["ensemble"]["weights"].items())
+            n = c["ensemble"]["trained_on"]
+            lines.append(f"  weights at cut {c['cut']}: {w} (fitted on {n} earlier forecasts)")
+    lines.append("")
+    return lines
 
 
 def format_cascades(data: dict[str, Any]) -> str:

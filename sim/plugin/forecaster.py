@@ -19,8 +19,9 @@ from sim.plugin.base import Plugin
 
 #: What a forecaster may declare it needs (``needs``): ``serial_interval``, the data's serial interval over the
 #: ticks (``--serial-interval``; refused without one); ``fit``, the fit of the backtest's model at each cut (the
-#: built-in ``agora``'s, which no plugin may declare: a fit belongs to the backtest).
-NEEDS = ("serial_interval", "fit")
+#: built-in ``agora``'s, which no plugin may declare: a fit belongs to the backtest); ``members``, the other
+#: methods' forecasts at the cut (the built-in ``ensemble``'s, which no plugin may declare).
+NEEDS = ("serial_interval", "fit", "members")
 
 
 class SerialIntervalView(Protocol):

@@ -68,6 +68,19 @@ def forecast_methods(p: Any, methods: str, when: str) -> None:
     )
     p.add_argument("--draws", type=integer, metavar="M", help="draws of each forecast (default 1,000)")
     p.add_argument(
+        "--ensemble",
+        choices=("median", "mean", "pool", "none"),
+        help="how the ensemble combines the other methods' forecasts, run whenever two or more do: median (the "
+        "quantile median, the default), mean (the quantile mean), pool (the trajectory pool) or none",
+    )
+    p.add_argument(
+        "--ensemble-weights",
+        action="store_const",
+        const=True,
+        help="with --ensemble mean: weigh the members at each cut by their WIS on earlier cuts' forecasts whose "
+        "truths were known by then (a backtest only; default equal weights)",
+    )
+    p.add_argument(
         "--keep-extinct",
         dest="alive",
         action="store_const",

@@ -51,7 +51,8 @@ def _forecast(p: Any) -> None:
 #: refuses them, and the request fills what was not given. ``seed`` and ``kernel`` serve both.
 DATA_FLAGS = (
     "observed model param horizon method serial_interval draws alive format output location time tick observe "
-    "columns delay summary seeds budget population replicates distance adjust ray people imported channel"
+    "columns delay summary seeds budget population replicates distance adjust ray people imported channel ensemble "
+    "ensemble_weights"
 ).split()
 
 

@@ -48,13 +48,16 @@ from sim.errors import BadFileError, BadParameterError
 
 #: How a backtest may forecast: Agora's own (each cut's fit continued), and the baselines
 #: (:mod:`sim.analysis.baselines`, :mod:`sim.analysis.seismic`).
-METHODS = ("agora", "persistence", "renewal", "seismic")
+METHODS = ("agora", "persistence", "renewal", "ensemble", "seismic")
 #: The methods a backtest runs when none is named (``renewal`` too where a serial interval is given).
 DEFAULT_METHODS = ("agora", "persistence")
 #: The default horizon in ticks (two weeks of daily data), and the default draws of each forecast.
 HORIZON = 14
 DRAWS = 1000
 MAX_DRAWS = 100_000
+#: How a backtest's ensemble combines the other methods' forecasts (:mod:`sim.runs.backtest.ensemble`; ``none``:
+#: no ensemble).
+ENSEMBLE_HOWS = ("median", "mean", "pool", "none")
 #: At most this many forecast values (draws times horizon) a method makes at a cut: 80 MB of float64.
 MAX_CELLS = 10_000_000
 #: At most this many cuts.
@@ -315,6 +318,23 @@ def _methods(value: object) -> tuple[str, ...]:
     return names
 
 
+def _ensemble(data: Mapping[str, object]) -> tuple[str, bool]:
+    """The ensemble's ``ensemble`` and ``ensemble_weights`` (see :class:`Backtest`)."""
+    how = data.get("ensemble", "median")
+    if not isinstance(how, str) or how not in ENSEMBLE_HOWS:
+        raise BadParameterError(
+            f"ensemble must be one of {', '.join(ENSEMBLE_HOWS)}, not {str(how)[:30]!r}", fields="ensemble"
+        )
+    weighted = _flag(data, "ensemble_weights", False)
+    if weighted and how != "mean":
+        raise BadParameterError(
+            f"ensemble_weights, the weights of the quantile mean, needs ensemble mean, not {how}: give it, or drop the "
+            "weights",
+            fields=("ensemble", "ensemble_weights"),
+        )
+    return how, weighted
+
+
 def _cuts(data: Mapping[str, object]) -> tuple[tuple[str, ...], int | None]:
     cut = _texts(data.get("cut"), "cut", "times of the observed file's time column, such as 20,30 or 1861-11-20")
     for text in cut:
@@ -459,6 +479,11 @@ class Backtest:
         alive: Agora's forecast conditioned on the last week before each cut: the continued trajectories with none
             of the column in it, where the data have some, left out (:func:`sim.runs.backtest.forecasts.agora_draws`);
             False continues the accepted trajectories as they were drawn (the plans' first runs).
+        ensemble: how the ensemble combines the other methods' forecasts (:mod:`sim.runs.backtest.ensemble`):
+            ``median`` (the quantile median, the default), ``mean``, ``pool`` (the trajectory pool) or ``none``; it
+            runs whenever two or more methods do (persistence, always scored, among them).
+        ensemble_weights: the members' weights fitted at each cut on the earlier cuts' forecasts whose truths were
+            known by then (with ``mean``); False weighs them equally.
 
     For a file of cascades with follower counts (:mod:`sim.runs.backtest.cascade_run`) the cuts are ages since each
     original post (``1h``, ``6h``, ``1d`` or seconds) and the target each cascade's final size: ``horizon``,
@@ -479,6 +504,8 @@ class Backtest:
     alive: bool = True
     trust_plan: bool = False
     code: tuple[CodeFile, ...] | None = None
+    ensemble: str = "median"
+    ensemble_weights: bool = False
 
     #: The backtest's own fields; every other one is its fit's (:attr:`Fit.FIELDS`).
     OWN: ClassVar[tuple[str, ...]] = (
@@ -494,6 +521,8 @@ class Backtest:
         "n_star",
         "alive",
         "trust_plan",
+        "ensemble",
+        "ensemble_weights",
     )
     #: The fields of a fit a backtest does not take: its cuts set the steps, it continues ABC's simulations, it
     #: fits one model and checks no choice, and its scores are its predictive check.
@@ -590,6 +619,7 @@ class Backtest:
                 f"{str(n_star)[:30]!r}",
                 fields="n_star",
             )
+        how, weighted = _ensemble(data)
         return cls(
             fit=fit,
             cut=cut,
@@ -605,6 +635,8 @@ class Backtest:
             alive=alive,
             trust_plan=trust,
             code=code_files(fit.summary, planned),
+            ensemble=how,
+            ensemble_weights=weighted,
         )
 
     def describe(self) -> dict[str, Any]:
@@ -625,6 +657,8 @@ class Backtest:
             "draws": self.draws,
             "n_star": self.n_star,
             "alive": self.alive,
+            "ensemble": self.ensemble,
+            "ensemble_weights": self.ensemble_weights,
             "ray": self.fit.ray,
             "code": [c.to_dict() for c in self.code or ()],
             "plan": None if self.plan is None else self._plan_dict(self.plan),

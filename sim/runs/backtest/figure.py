@@ -1,12 +1,13 @@
 """The figure of a backtest (``agora backtest --plot``, ``BacktestResult.plot``): a fan chart per cut (the data up to
-the cut, each method's median and Agora's 50 % and 90 % bands after it, the truth) and each method's WIS relative
-to persistence by horizon. Drawn without pyplot (headless, no global state)."""
+the cut, each method's median, Agora's 50 % and 90 % bands and the ensemble's 90 % interval after it, the truth),
+each method's WIS relative to persistence by horizon, and each method's PIT histogram pooled over the cuts (issue
+75). Drawn without pyplot (headless, no global state)."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import numpy as np
 
@@ -78,7 +79,7 @@ def backtest_figure(result: Drawn) -> Figure:
     n = len(cuts)
     scored = any(np.isfinite(c.truth).any() for c in result.cuts)  # a forecast past the data has nothing scored
     cols = min(3, max(1, n))
-    rows = math.ceil(n / cols) + (1 if scored else 0)
+    rows = math.ceil(n / cols) + (2 if scored else 0)
     fig = FitFigure(figsize=(4.2 * cols, 3.0 * rows), layout="constrained")
     grid = fig.add_gridspec(rows, cols)
     h = result.horizon
@@ -94,6 +95,9 @@ def backtest_figure(result: Drawn) -> Figure:
             if method == "agora":
                 ax.fill_between(ahead, _values(band["q05"]), _values(band["q95"]), color=colour, alpha=0.18, lw=0)
                 ax.fill_between(ahead, _values(band["q25"]), _values(band["q75"]), color=colour, alpha=0.3, lw=0)
+            elif method == "ensemble":  # its 90 % interval's edges, over Agora's fan
+                for q in ("q05", "q95"):
+                    ax.plot(ahead, _values(band[q]), color=colour, lw=0.8, ls=":")
             ax.plot(
                 ahead, _values(band["q50"]), color=colour, lw=1.4, ls="-" if method == "agora" else "--", label=method
             )
@@ -107,7 +111,7 @@ def backtest_figure(result: Drawn) -> Figure:
         return fig
     from matplotlib.ticker import MaxNLocator  # noqa: PLC0415 - matplotlib only when drawing
 
-    ax = fig.add_subplot(grid[rows - 1, :])
+    ax = fig.add_subplot(grid[rows - 2, :])
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # horizons are whole ticks
     table = result.table()
     horizons = np.arange(1, h + 1)
@@ -119,7 +123,27 @@ def backtest_figure(result: Drawn) -> Figure:
     ax.set_ylabel("WIS relative to persistence")
     ax.set_title(f"relative WIS of {result.column}, mean over {len(result.cuts)} cuts", fontsize=9)
     ax.legend(fontsize=8, frameon=False)
+    _pit_panel(fig.add_subplot(grid[rows - 1, :]), result, table)
     return fig
+
+
+def _pit_panel(ax: Any, result: Drawn, table: dict[str, dict[str, object]]) -> None:
+    """Each method's PIT histogram (Czado et al. 2009), pooled over the cuts and horizons, as steps beside the
+    uniform line of calibrated forecasts."""
+    for method, row in table.items():
+        pit = _values(cast(list, row.get("pit") or []))
+        if pit.size == 0 or not np.isfinite(pit).any():
+            continue
+        edges = np.linspace(0.0, 1.0, pit.size + 1)
+        ax.stairs(pit, edges, color=_colour(result, method), lw=1.4, label=method)
+    bins = len(cast(list, next(iter(table.values())).get("pit") or [])) if table else 0
+    if bins:
+        ax.axhline(1.0 / bins, color="#999999", lw=0.8, ls=":", label="calibrated")
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("probability integral transform of the truth")
+    ax.set_ylabel("share of the truths")
+    ax.set_title("PIT histogram (U-shaped: too narrow; a hump: too wide; sloped: biased)", fontsize=9)
+    ax.legend(fontsize=8, frameon=False, ncol=4)
 
 
 class DrawnCascadeCut(Protocol):

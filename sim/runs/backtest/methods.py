@@ -3,7 +3,8 @@ issue 74): the built-in ones registered here, a user's found in the registry (a 
 with its name, colour, needs and draws read from one place.
 
 Built in: ``agora`` (the fit's accepted simulations continued past the cut: it ``needs`` the fit, which the
-backtest makes at each cut, :func:`sim.runs.backtest.forecasts.agora_draws`), ``persistence`` (the Forecast
+backtest makes at each cut, :func:`sim.runs.backtest.forecasts.agora_draws`), ``ensemble`` (the other methods'
+forecasts combined: it ``needs`` their draws, :mod:`sim.runs.backtest.ensemble`), ``persistence`` (the Forecast
 Hub's baseline) and ``renewal`` (the renewal equation from R at the cut; it ``needs`` the serial interval), the
 last two written as a user's forecaster is (:mod:`sim.analysis.baselines` does their arithmetic). ``seismic``
 forecasts cascades' final sizes, not a series, and stays with the cascades' backtest
@@ -73,11 +74,19 @@ class Renewal(Forecaster):
         return np.asarray(got, dtype=np.float64)
 
 
+class Ensemble(Forecaster):
+    name = "ensemble"
+    version = "1.0"
+    description = "the quantile median (or mean, or trajectory pool) of the other methods' forecasts at each horizon"
+    colour = "#2ca02c"
+    needs = ("members",)
+
+
 #: The built-in forecasters, in the order ``--method``'s help lists them.
-BUILTIN: tuple[type[Forecaster], ...] = (Agora, Persistence, Renewal)
+BUILTIN: tuple[type[Forecaster], ...] = (Agora, Persistence, Renewal, Ensemble)
 #: The random streams of the built-in methods (``seismic``'s too): a cut's draws of a method come from
 #: ``default_rng([seed, tick, stream])``, the numbers every earlier backtest drew.
-STREAMS = {"agora": 0, "persistence": 1, "renewal": 2, "seismic": 3}
+STREAMS = {"agora": 0, "persistence": 1, "renewal": 2, "seismic": 3, "ensemble": 4}
 #: The colour of a method figures know no colour for.
 OTHER_COLOUR = "#9467bd"
 
@@ -137,10 +146,11 @@ def check_needs(cls: type[Forecaster], has_serial_interval: bool) -> None:
         BadParameterError: naming the method and what to give.
     """
     needs = tuple(getattr(cls, "needs", ()))
-    unknown = [n for n in needs if n not in ("serial_interval", "fit")]
-    if unknown or ("fit" in needs and cls is not Agora):
+    unknown = [n for n in needs if n not in ("serial_interval", "fit", "members")]
+    owned = [n for n in needs if (n == "fit" and cls is not Agora) or (n == "members" and cls is not Ensemble)]
+    if unknown or owned:
         raise BadParameterError(
-            f"forecaster {cls.name!r} needs {(unknown or ['fit'])[0]!r}, which a forecaster may not ask for: it may "
+            f"forecaster {cls.name!r} needs {(unknown or owned)[0]!r}, which a forecaster may not ask for: it may "
             "need serial_interval",
             fields="method",
         )

@@ -28,6 +28,13 @@ Progress = Callable[[str, float], None] | None
 SCORES = ("wis", "crps", "log_score", "cover50", "cover90", "ae_median", "ae_log")
 #: The method every other is compared with (relative WIS).
 REFERENCE = "persistence"
+#: The bins of a method's PIT histogram.
+PIT_BINS = 10
+#: A method's path scores and calibration at a cut, over the horizons with a truth: ``energy_score`` and
+#: ``variogram_score`` (floats), ``cover`` ((horizons, levels): 1 where the truth lies in the central interval of
+#: each of :data:`sim.analysis.scores.CENTRAL_LEVELS`), ``pit`` ((PIT_BINS,): the PIT histogram's shares) and
+#: ``forecasts`` (how many horizons); None where nothing was scored.
+Calibration = dict[str, Any] | None
 #: The quantiles of a forecast's band the report keeps (the draws are not kept).
 BAND = (0.05, 0.25, 0.5, 0.75, 0.95)
 BAND_NAMES = ("q05", "q25", "q50", "q75", "q95")
@@ -79,6 +86,13 @@ class CutResult:
     seconds: float = 0.0
     alive: float | None = None
     quantiles: dict[str, list[list[float | None]]] = field(default_factory=dict)
+    #: The ensemble's members and weights at this cut (:meth:`sim.runs.backtest.ensemble.Weights.to_dict`), where
+    #: one ran.
+    ensemble: dict[str, object] | None = None
+    #: Each method's path scores and calibration (:data:`Calibration`; the path scores in the report).
+    calibration: dict[str, Calibration] = field(default_factory=dict, repr=False)
+    #: Each method's draws, until the ensemble is made of them (not in the report).
+    draws: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -88,10 +102,15 @@ class CutResult:
             "fit": self.fit,
             "failed": self.failed,
             "alive": None if self.alive is None else round(self.alive, 6),
+            "ensemble": self.ensemble,
             "seconds": round(self.seconds, 3),
             "forecasts": self.bands,
             "quantiles": {m: {"levels": list(HUB_LEVELS), "values": q} for m, q in self.quantiles.items()},
             "scores": {m: {k: _list(v) for k, v in s.items()} for m, s in self.scores.items()},
+            "path_scores": {
+                m: None if c is None else {k: _num(c[k]) for k in ("energy_score", "variogram_score")}
+                for m, c in self.calibration.items()
+            },
         }
 
 
@@ -143,8 +162,34 @@ class BacktestResult:
             else:
                 rows["relative_wis"] = [None] * self.horizon
                 every["relative_wis"] = None
+            rows.update(self._calibration(method))
             rows["all"] = every
             out[method] = rows
+        return out
+
+    def _calibration(self, method: str) -> dict[str, object]:
+        """``method``'s path scores (means over the cuts scored; relative to persistence's on the cuts both scored),
+        its coverage at every central level and its PIT histogram, pooled over every scored cut and horizon."""
+        from sim.analysis.scores import CENTRAL_LEVELS  # noqa: PLC0415 - with a backtest's result only
+
+        mine = [c.calibration.get(method) for c in self.cuts]
+        ref = [c.calibration.get(REFERENCE) for c in self.cuts]
+        out: dict[str, object] = {}
+        for name in ("energy_score", "variogram_score"):
+            got = [c[name] for c in mine if c is not None]
+            out[name] = _num(float(np.mean(got))) if got else None
+            both = [(a[name], b[name]) for a, b in zip(mine, ref) if a is not None and b is not None]
+            den = sum(b for _, b in both)
+            out[f"relative_{name}"] = _num(sum(a for a, _ in both) / den) if both and den > 0 else None
+        covers = [c["cover"] for c in mine if c is not None]
+        pooled = np.concatenate(covers, axis=0) if covers else np.empty((0, len(CENTRAL_LEVELS)))
+        out["coverage"] = {
+            f"{lv:g}": _num(float(pooled[:, i].mean())) if pooled.shape[0] else None
+            for i, lv in enumerate(CENTRAL_LEVELS)
+        }
+        n = np.array([c["forecasts"] for c in mine if c is not None], dtype=np.float64)
+        pits = [c["pit"] for c in mine if c is not None]
+        out["pit"] = _list(np.average(np.stack(pits), axis=0, weights=n)) if pits else [None] * PIT_BINS
         return out
 
     def to_dict(self) -> dict[str, object]:

@@ -33,9 +33,20 @@ from sim.errors import BadParameterError
 from sim.model.registry import Registry
 from sim.plugin import Forecaster
 from sim.runs.backtest.cascade_run import run_cascade_backtest
+from sim.runs.backtest.ensemble import ENSEMBLE, combine, equal, fit_weights, members_of, training_pairs, with_ensemble
 from sim.runs.backtest.forecasts import RECENT, agora_draws
 from sim.runs.backtest.methods import CutContext, Renewal, check_needs, forecast_draws, forecaster, stream_of
-from sim.runs.backtest.result import REFERENCE, SCORES, BacktestResult, CutResult, Progress, band_of, hub_quantiles
+from sim.runs.backtest.result import (
+    PIT_BINS,
+    REFERENCE,
+    SCORES,
+    BacktestResult,
+    Calibration,
+    CutResult,
+    Progress,
+    band_of,
+    hub_quantiles,
+)
 from sim.runs.backtest.timeline import Timeline
 from sim.runs.fit.fitting import Plan, run_fit
 from sim.runs.transport import default_workers, fork_available, map_forked
@@ -167,8 +178,16 @@ def setup(request: Backtest, world: World, registry: Registry, *, ahead: bool = 
             si = _per_tick(si, days, line.last + request.horizon + 2)
     _check_starts(obs, column, line, ticks, methods, si)
     scored = methods if REFERENCE in methods else (*methods, REFERENCE)  # the reference of relative WIS
-    if REFERENCE not in forecasters:
-        forecasters[REFERENCE] = forecaster(registry, REFERENCE)
+    scored = with_ensemble(scored, request.ensemble, ENSEMBLE in request.method)
+    if ahead and request.ensemble_weights:
+        raise BadParameterError(
+            "ensemble_weights are fitted on a backtest's earlier cuts, and a forecast from data has none: drop them "
+            "(the members are weighed equally)",
+            fields="ensemble_weights",
+        )
+    for name in (REFERENCE, ENSEMBLE):
+        if name in scored and name not in forecasters:
+            forecasters[name] = forecaster(registry, name)
     return Setup(request, obs, line, ticks, column, scored, si, forecasters, plan)
 
 
@@ -331,9 +350,8 @@ def _fit_report(fit: Any) -> dict[str, Any]:
 async def run_cut(
     s: Setup, index: int, world: World, registry: Registry, workers: int, progress: Progress = None
 ) -> CutResult:
-    """Cut ``index``: its fit, each method's forecast and their scores (see the module docstring)."""
-    from sim.analysis.scores import score_samples  # noqa: PLC0415 - the scores load with a backtest only
-
+    """Cut ``index``: its fit, each method's forecast and their scores (see the module docstring); the ensemble's
+    after every cut (:func:`add_ensemble`)."""
     t0 = time.perf_counter()
     req, tick = s.request, s.ticks[index]
     h, label = req.horizon, s.timeline.labels[tick]
@@ -349,6 +367,8 @@ async def run_cut(
     alive: float | None = None
     for method in s.methods:
         rng = np.random.default_rng([seed, tick, stream_of(method)])
+        if method == ENSEMBLE:
+            continue  # made of the others', once every cut has ended (its weights read earlier cuts)
         if method == "agora":
             fit_request = dataclasses.replace(req.fit, workers=workers)
             plan = Plan(world, registry, fit_request, s.observed.truncated(tick, label))  # the cut's, made once
@@ -369,15 +389,6 @@ async def run_cut(
                 window=renewal_window(s.observed),
             )
             draws[method] = forecast_draws(s.forecasters[method], ctx, f"cut {label}")
-    ok = np.isfinite(truth)
-    scores: dict[str, dict[str, np.ndarray]] = {}
-    for method, d in draws.items():
-        per = {name: np.full(h, np.nan) for name in SCORES}
-        if ok.any() and d.shape[0]:
-            got = score_samples(d[:, ok], truth[ok])
-            for name in SCORES:
-                per[name][ok] = np.asarray(got[name], dtype=np.float64)
-        scores[method] = per
     return CutResult(
         label=label,
         tick=tick,
@@ -386,11 +397,78 @@ async def run_cut(
         fit=fit_report,
         bands={m: band_of(d) for m, d in draws.items()},
         quantiles={m: hub_quantiles(d) for m, d in draws.items()},
-        scores=scores,
+        scores={m: scored(d, truth) for m, d in draws.items()},
+        calibration={m: calibrated(d, truth) for m, d in draws.items()},
         failed=failed,
         seconds=time.perf_counter() - t0,
         alive=alive,
+        draws=draws if ENSEMBLE in s.methods else {},
     )
+
+
+def scored(draws: np.ndarray, truth: np.ndarray) -> dict[str, np.ndarray]:
+    """The scores (:data:`SCORES`) of ``draws`` ``(M, H)`` per horizon against ``truth`` ``(H,)``; NaN where the
+    truth is (past the data) or there are no draws."""
+    from sim.analysis.scores import score_samples  # noqa: PLC0415 - the scores load with a backtest only
+
+    h = truth.size
+    ok = np.isfinite(truth)
+    per = {name: np.full(h, np.nan) for name in SCORES}
+    if ok.any() and draws.shape[0]:
+        got = score_samples(draws[:, ok], truth[ok])
+        for name in SCORES:
+            per[name][ok] = np.asarray(got[name], dtype=np.float64)
+    return per
+
+
+def calibrated(draws: np.ndarray, truth: np.ndarray) -> Calibration:
+    """The path scores and calibration of ``draws`` ``(M, H)`` against ``truth`` ``(H,)``, over the horizons with a
+    truth (:class:`~sim.runs.backtest.result.Calibration`); None where there is none or no draw."""
+    from sim.analysis.scores import (  # noqa: PLC0415 - the scores load with a backtest only
+        CENTRAL_LEVELS,
+        coverage_levels,
+        energy_score,
+        pit_histogram,
+        variogram_score,
+    )
+
+    ok = np.isfinite(truth)
+    if not ok.any() or not draws.shape[0]:
+        return None
+    paths, y = draws[:, ok], truth[ok]
+    return {
+        "energy_score": float(energy_score(paths, y)),
+        "variogram_score": float(variogram_score(paths, y)),
+        "cover": np.asarray(coverage_levels(paths, y, CENTRAL_LEVELS), dtype=np.float64),  # (scored horizons, L)
+        "pit": np.asarray(pit_histogram(paths, y, PIT_BINS), dtype=np.float64),
+        "forecasts": int(ok.sum()),
+    }
+
+
+def add_ensemble(s: Setup, cuts: list[CutResult]) -> None:
+    """Each cut's ensemble of the other methods' draws (:mod:`sim.runs.backtest.ensemble`), in the order of the cuts'
+    ticks: its weights at a cut fitted on the earlier cuts' forecasts whose truths that cut knew
+    (``ensemble_weights``), else equal. Each cut's members' draws are let go after."""
+    if ENSEMBLE not in s.methods:
+        return
+    req = s.request
+    members = members_of(s.methods)
+    ticks = [c.tick for c in cuts]
+    for i, cut in enumerate(cuts):
+        if req.ensemble_weights:
+            q, y = training_pairs(ticks, [c.quantiles for c in cuts], [c.truth for c in cuts], members, i)
+            weights = fit_weights(q, y, members)
+        else:
+            weights = equal(members)
+        rng = np.random.default_rng([req.fit.seed, cut.tick, stream_of(ENSEMBLE)])
+        d = combine([cut.draws[m] for m in members], req.ensemble, req.draws, rng, weights.values)
+        cut.bands[ENSEMBLE] = band_of(d)
+        cut.quantiles[ENSEMBLE] = hub_quantiles(d)
+        cut.scores[ENSEMBLE] = scored(d, cut.truth)
+        cut.calibration[ENSEMBLE] = calibrated(d, cut.truth)
+        cut.ensemble = weights.to_dict()
+    for cut in cuts:
+        cut.draws = {}
 
 
 def _cut_line(s: Setup, index: int, cut: CutResult, done: int) -> str:
@@ -466,6 +544,7 @@ async def run_backtest(
         with one_blas_thread():
             for index in range(n):
                 finished(index, await run_cut(s, index, world, registry, workers))
+    add_ensemble(s, [c for c in results if c is not None])
     result = BacktestResult(
         observed=_describe(s),
         column=s.column,
