@@ -276,4 +276,4 @@ def test_world_backtest_and_its_figure(backtest_world, tmp_path):
     assert set(data["scores"]["agora"]) >= {"relative_wis", "wis", "crps", "log_score", "cover50", "cover90",
                                              "ae_median", "ae_log", "horizon", "cuts_scored", "all"}  # fmt: skip
     fig = result.plot(str(tmp_path / "bt.png"))
-    assert (tmp_path / "bt.png").stat().st_size > 10_000 and len(fig.axes) == 3
+    assert (tmp_path / "bt.png").stat().st_size > 10_000 and len(fig.axes) == 4  # the cuts, the relative WIS, the PIT

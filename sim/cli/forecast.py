@@ -65,7 +65,8 @@ async def _cmd_forecast(args: argparse.Namespace) -> int:
 #: request's defaults).
 _FROM_DATA = (
     "observed model horizon method serial_interval draws alive time tick observe columns delay summary seeds budget "
-    "population replicates distance adjust ray kernel seed workers people imported channel ensemble ensemble_weights"
+    "population replicates distance adjust ray kernel seed workers people imported channel ensemble ensemble_weights "
+    "filter filter_particles filter_window"
 )
 #: A running session's flags, which a forecast from data refuses.
 _SESSION_ONLY = ("session", "runs", "ticks", "until_done", "arm", "posterior")

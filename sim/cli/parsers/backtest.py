@@ -68,6 +68,24 @@ def forecast_methods(p: Any, methods: str, when: str) -> None:
     )
     p.add_argument("--draws", type=integer, metavar="M", help="draws of each forecast (default 1,000)")
     p.add_argument(
+        "--filter",
+        choices=("negbin", "binomial", "none"),
+        help="Agora's forecast filtered through the data: trajectories of the fit's posterior weighed by the "
+        "likelihood of every observation up to the cut, its reports drawn with the same noise: negbin (the "
+        "default: negative-binomial reports, their dispersion fitted), binomial (the fit's thinning; no delay) or "
+        "none (the fit's accepted particles continued)",
+    )
+    p.add_argument(
+        "--filter-particles", type=integer, metavar="N", help="the trajectories the filter weighs (default 1,000)"
+    )
+    p.add_argument(
+        "--filter-window",
+        type=integer,
+        metavar="W",
+        help="the last W ticks up to the cut whose observations weigh the trajectories (default 7; 0: all of them, "
+        "which collapses on a long history)",
+    )
+    p.add_argument(
         "--ensemble",
         choices=("median", "mean", "pool", "none"),
         help="how the ensemble combines the other methods' forecasts, run whenever two or more do: median (the "
@@ -85,8 +103,8 @@ def forecast_methods(p: Any, methods: str, when: str) -> None:
         dest="alive",
         action="store_const",
         const=False,
-        help=f"continue every accepted trajectory, also those with no case in the week {when} where the data have "
-        "some (by default they are left out of Agora's forecast)",
+        help=f"with --filter none: continue every accepted trajectory, also those with no case in the week {when} "
+        "where the data have some (by default they are left out of Agora's forecast)",
     )
 
 

@@ -52,7 +52,7 @@ def _forecast(p: Any) -> None:
 DATA_FLAGS = (
     "observed model param horizon method serial_interval draws alive format output location time tick observe "
     "columns delay summary seeds budget population replicates distance adjust ray people imported channel ensemble "
-    "ensemble_weights"
+    "ensemble_weights filter filter_particles filter_window"
 ).split()
 
 

@@ -58,6 +58,11 @@ MAX_DRAWS = 100_000
 #: How a backtest's ensemble combines the other methods' forecasts (:mod:`sim.runs.backtest.ensemble`; ``none``:
 #: no ensemble).
 ENSEMBLE_HOWS = ("median", "mean", "pool", "none")
+#: The laws Agora's forecast is filtered through the data with (:mod:`sim.runs.backtest.filtering`; ``none``: the
+#: fit's particles continued as accepted, ``alive`` applying).
+FILTER_LAWS = ("negbin", "binomial", "none")
+#: The trajectories a filter weighs at most.
+MAX_PARTICLES = 100_000
 #: At most this many forecast values (draws times horizon) a method makes at a cut: 80 MB of float64.
 MAX_CELLS = 10_000_000
 #: At most this many cuts.
@@ -335,6 +340,17 @@ def _ensemble(data: Mapping[str, object]) -> tuple[str, bool]:
     return how, weighted
 
 
+def _filter(data: Mapping[str, object]) -> tuple[str, int, int]:
+    """The filter's ``filter``, ``filter_particles`` and ``filter_window`` (see :class:`Backtest`)."""
+    law = data.get("filter", "negbin")
+    if not isinstance(law, str) or law not in FILTER_LAWS:
+        raise BadParameterError(
+            f"filter must be one of {', '.join(FILTER_LAWS)}, not {str(law)[:30]!r}", fields="filter"
+        )
+    particles = _whole(data.get("filter_particles", 1000), "filter_particles", 10, MAX_PARTICLES)
+    return law, particles, _whole(data.get("filter_window", 7), "filter_window", 0, MAX_TICKS)
+
+
 def _cuts(data: Mapping[str, object]) -> tuple[tuple[str, ...], int | None]:
     cut = _texts(data.get("cut"), "cut", "times of the observed file's time column, such as 20,30 or 1861-11-20")
     for text in cut:
@@ -484,6 +500,12 @@ class Backtest:
             runs whenever two or more methods do (persistence, always scored, among them).
         ensemble_weights: the members' weights fitted at each cut on the earlier cuts' forecasts whose truths were
             known by then (with ``mean``); False weighs them equally.
+        filter: Agora's forecast filtered through the data up to each cut (:mod:`sim.runs.backtest.filtering`):
+            ``negbin`` (the default: negative-binomial reports, their dispersion fitted), ``binomial`` (the fit's
+            thinning, without a delay) or ``none`` (the fit's particles continued as accepted; ``alive`` applies).
+        filter_particles: the trajectories the filter weighs (default 1,000).
+        filter_window: the last ticks up to each cut whose observations weigh the trajectories (default 7; 0: every
+            observation, which collapses on a long history: the filter does not resample between ticks).
 
     For a file of cascades with follower counts (:mod:`sim.runs.backtest.cascade_run`) the cuts are ages since each
     original post (``1h``, ``6h``, ``1d`` or seconds) and the target each cascade's final size: ``horizon``,
@@ -506,6 +528,9 @@ class Backtest:
     code: tuple[CodeFile, ...] | None = None
     ensemble: str = "median"
     ensemble_weights: bool = False
+    filter: str = "negbin"
+    filter_particles: int = 1000
+    filter_window: int = 7
 
     #: The backtest's own fields; every other one is its fit's (:attr:`Fit.FIELDS`).
     OWN: ClassVar[tuple[str, ...]] = (
@@ -523,6 +548,9 @@ class Backtest:
         "trust_plan",
         "ensemble",
         "ensemble_weights",
+        "filter",
+        "filter_particles",
+        "filter_window",
     )
     #: The fields of a fit a backtest does not take: its cuts set the steps, it continues ABC's simulations, it
     #: fits one model and checks no choice, and its scores are its predictive check.
@@ -620,6 +648,7 @@ class Backtest:
                 fields="n_star",
             )
         how, weighted = _ensemble(data)
+        law, particles, window = _filter(data)
         return cls(
             fit=fit,
             cut=cut,
@@ -637,6 +666,9 @@ class Backtest:
             code=code_files(fit.summary, planned),
             ensemble=how,
             ensemble_weights=weighted,
+            filter=law,
+            filter_particles=particles,
+            filter_window=window,
         )
 
     def describe(self) -> dict[str, Any]:
@@ -659,6 +691,9 @@ class Backtest:
             "alive": self.alive,
             "ensemble": self.ensemble,
             "ensemble_weights": self.ensemble_weights,
+            "filter": self.filter,
+            "filter_particles": self.filter_particles,
+            "filter_window": self.filter_window,
             "ray": self.fit.ray,
             "code": [c.to_dict() for c in self.code or ()],
             "plan": None if self.plan is None else self._plan_dict(self.plan),

@@ -86,6 +86,8 @@ class CutResult:
     seconds: float = 0.0
     alive: float | None = None
     quantiles: dict[str, list[list[float | None]]] = field(default_factory=dict)
+    #: What Agora's filter did at this cut (:meth:`sim.runs.backtest.filtering.Filtered.to_dict`), where it ran.
+    filtered: dict[str, object] | None = None
     #: The ensemble's members and weights at this cut (:meth:`sim.runs.backtest.ensemble.Weights.to_dict`), where
     #: one ran.
     ensemble: dict[str, object] | None = None
@@ -103,6 +105,7 @@ class CutResult:
             "failed": self.failed,
             "alive": None if self.alive is None else round(self.alive, 6),
             "ensemble": self.ensemble,
+            "filtered": self.filtered,
             "seconds": round(self.seconds, 3),
             "forecasts": self.bands,
             "quantiles": {m: {"levels": list(HUB_LEVELS), "values": q} for m, q in self.quantiles.items()},

@@ -34,6 +34,7 @@ from sim.model.registry import Registry
 from sim.plugin import Forecaster
 from sim.runs.backtest.cascade_run import run_cascade_backtest
 from sim.runs.backtest.ensemble import ENSEMBLE, combine, equal, fit_weights, members_of, training_pairs, with_ensemble
+from sim.runs.backtest.filtering import Filtered, check_law, filtered_draws
 from sim.runs.backtest.forecasts import RECENT, agora_draws
 from sim.runs.backtest.methods import CutContext, Renewal, check_needs, forecast_draws, forecaster, stream_of
 from sim.runs.backtest.result import (
@@ -152,6 +153,9 @@ def setup(request: Backtest, world: World, registry: Registry, *, ahead: bool = 
     column = columns[0]
     if column not in obs.columns:
         raise BadParameterError(f"columns names {column!r}, which the observed series lacks", fields="columns")
+    if plan is not None and request.filter == "binomial":
+        own = [d for c, _, d in plan.channels if c == column]
+        check_law("binomial", own or [plan.delay])
     values = obs.columns[column]
     odd = np.flatnonzero(np.isfinite(values) & ~((values >= 0) & (values == np.round(values))))  # NaN: no row
     if odd.size:
@@ -365,6 +369,7 @@ async def run_cut(
     fit_report = None
     failed = 0
     alive: float | None = None
+    filtered: Filtered | None = None
     for method in s.methods:
         rng = np.random.default_rng([seed, tick, stream_of(method)])
         if method == ENSEMBLE:
@@ -374,7 +379,13 @@ async def run_cut(
             plan = Plan(world, registry, fit_request, s.observed.truncated(tick, label))  # the cut's, made once
             fit = await run_fit(world, registry, fit_request, plan=plan, progress=progress)
             recent = float(np.nansum(history[max(0, tick + 1 - RECENT) :])) if req.alive else None
-            draws[method], failed, alive = agora_draws(plan, fit, tick, h, s.column, req.draws, rng, recent)
+            got = np.empty((0, h))
+            if req.filter != "none":
+                got, failed, filtered = filtered_draws(plan, fit, tick, h, s.column, history, rng, req)
+            if not got.shape[0]:  # no filter, or a collapsed one: the fit's particles continued
+                got, lost, alive = agora_draws(plan, fit, tick, h, s.column, req.draws, rng, recent)
+                failed += lost
+            draws[method] = got
             fit_report = _fit_report(fit)
         else:
             ctx = CutContext(
@@ -402,6 +413,7 @@ async def run_cut(
         failed=failed,
         seconds=time.perf_counter() - t0,
         alive=alive,
+        filtered=None if filtered is None else filtered.to_dict(),
         draws=draws if ENSEMBLE in s.methods else {},
     )
 
@@ -473,6 +485,12 @@ def add_ensemble(s: Setup, cuts: list[CutResult]) -> None:
 
 def _cut_line(s: Setup, index: int, cut: CutResult, done: int) -> str:
     fit = f"; fit: {cut.fit['simulations']:,} simulations, ESS {cut.fit['ess']:.0f}" if cut.fit else ""
+    f = cut.filtered
+    if f is not None and f["collapsed"]:
+        fit += "; " + Filtered.from_dict(f).line(cut.label)
+    elif f is not None:
+        law = {"binomial": "binomial", "negbin": "Poisson" if f["size"] is None else f"negbin, size {f['size']:.3g}"}
+        fit += f"; filtered ({law[str(f['law'])]}): ESS {f['ess_at_cut']:.0f} of {f['particles']:,} trajectories"
     if cut.alive is not None:
         fit += f"; {cut.alive:.0%} of its weight on trajectories alive in the last {RECENT} ticks"
     return (

@@ -250,13 +250,19 @@ class Simulator:
     def runs(self, row: np.ndarray, run_seed: int) -> list[RunEntry]:
         """The ``replicates`` runs of the particle ``row`` (the fitted parameters' values) and ``run_seed``, as the
         observation model sees them where there is one."""
-        first = int(run_seed) * self.replicates
-        imports = self._imports(row)
-        runs = self._run(self.typed(row), first) if imports is None else self._run_imported(row, first, imports)
+        runs = self.true_runs(row, run_seed)
         if self.observation is None:
             return runs
+        first = int(run_seed) * self.replicates
         seeds = range(first, first + len(runs))
         return self.observation.apply(runs, row, seeds)
+
+    def true_runs(self, row: np.ndarray, run_seed: int) -> list[RunEntry]:
+        """:meth:`runs` before the observation model: every case as the world counts it (local cases only, where
+        imported ones come in), in agents (a particle filter weighs them by the observation's likelihood)."""
+        first = int(run_seed) * self.replicates
+        imports = self._imports(row)
+        return self._run(self.typed(row), first) if imports is None else self._run_imported(row, first, imports)
 
     def _run_imported(self, row: np.ndarray, first: int, imports: Imports) -> list[RunEntry]:
         """The particle's runs with ``imports``, their imported agents taken out of the per-tick counts that
