@@ -446,17 +446,19 @@ class _Buffers:
         law: Law,
         rounds_cap: int,
         direct: bool,
+        reseeds: np.ndarray | None = None,
     ) -> np.ndarray:
         """One ``sir`` or ``seir`` run of :func:`sim.runs.epidemic_kernels.epidemic` in these buffers (``law``:
         :func:`sim.runs.epidemic_kernels.epidemic_law`; ``direct``: the graph's edges read straight, a small
-        world's; the law holds its importations, :func:`sim.runs.epidemic_kernels.with_imports`); returns its new
-        infections, recoveries, onsets and imported agents per round."""
+        world's; the law holds its importations, :func:`sim.runs.epidemic_kernels.with_imports`; ``reseeds``: its
+        branches, :data:`sim.runs.epidemic_kernels.Reseeds`); returns its new infections, recoveries, onsets and
+        imported agents per round."""
         csr, _ = graph
         infected = self._infected(csr[1])
         return self.epidemics.epidemic(
             csr,
             seeds,
-            pcg,
+            (pcg, self.epidemics.NO_RESEEDS if reseeds is None else reseeds),
             law,
             rounds_cap,
             direct,
@@ -610,9 +612,11 @@ class KernelRuns:
         report: Callable[[int], None] | None = None,
         params: Mapping[str, object] | None = None,
         imports: Imports | None = None,
+        reseeds: np.ndarray | None = None,
     ) -> list[RunEntry]:
         """As :func:`run_batched`: runs ``runs`` with session seeds ``seed + r`` (``params``: the model's
-        parameters instead of the probe's; ``imports``: the importations instead of the probe's)."""
+        parameters instead of the probe's; ``imports``: the importations instead of the probe's; ``reseeds``: every
+        run's branches, :data:`sim.runs.epidemic_kernels.Reseeds`, for ``sir`` and ``seir``)."""
         probe, csr, rounds_cap, direct = self.probe, self.csr, self.rounds_cap, self.direct
         imports = probe.imports if imports is None else imports
         imported = None if imports is None else (imports.counts, imports.rates)
@@ -632,7 +636,7 @@ class KernelRuns:
         for r in runs:
             t0 = time.perf_counter()
             picked, pcg, key = start(seed + r)
-            per_round = buf.epidemic(csr, picked, pcg, law, rounds_cap, direct) if law is not None else None
+            per_round = buf.epidemic(csr, picked, pcg, law, rounds_cap, direct, reseeds) if law is not None else None
             if law is None:
                 # lt draws nothing from the generator in the kernel (its thresholds come from its key); ic
                 # draws from the generator's state after the seeds.

@@ -78,6 +78,12 @@ Infected = tuple[np.ndarray, ...]  # the ten arrays above, in that order
 #: one a layer mask (256) read through each edge's mask ``layer`` (uint8 by edge id), else (all three empty)
 #: ``beta``'s; then the run's importations (:data:`Imported`, :func:`with_imports`).
 Law = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+#: A run's branches (a particle filter's, :mod:`sim.runs.backtest.filtering`): rows ``[round, state high, state low,
+#: increment high, increment low]`` (uint64, rounds ascending): from the start of each ``round`` the run draws from
+#: that PCG64 generator instead of its own. None: ``(0, 5)``, the run as its seed makes it.
+Reseeds = np.ndarray
+#: No branch.
+NO_RESEEDS = np.zeros((0, 5), dtype=np.uint64)
 #: A run's importations (:class:`sim.model.imports.Imports`), the law's last two: its counts a round (int64) and
 #: its rates (``Imports.rates``, float64, 4); none: an empty array and no rate (:data:`NO_IMPORTS`).
 Imported = tuple[np.ndarray, np.ndarray]
@@ -158,7 +164,7 @@ def combine_of(session: PropagationSession, name: str = "beta") -> str:
 def epidemic(
     csr: Csr,
     seeds: np.ndarray,
-    pcg: np.ndarray,
+    gen: tuple[np.ndarray, np.ndarray],
     law: Law,
     rounds_cap: int,
     direct: bool,
@@ -173,7 +179,9 @@ def epidemic(
     recoveries, onsets, imported)`` per round (round 0: the seeds and round 0's imported agents, infectious);
     ``counts`` holds where the run ended (:data:`sim.runs.kernels.AT_SIZE`).
 
-    Scratch and forest as :func:`sim.runs.kernels.cascade`'s; ``infected``: :data:`Infected`."""
+    Scratch and forest as :func:`sim.runs.kernels.cascade`'s; ``infected``: :data:`Infected`; ``gen``: the run's
+    PCG64 state and its branches (:data:`Reseeds`; none: :data:`NO_RESEEDS`)."""
+    pcg = gen[0]
     mark = scratch[0]
     position, gens, infectious, spare = infected[0], infected[1], infected[2], infected[3]
     agents, rounds, parents, _, _ = forest
@@ -205,7 +213,7 @@ def epidemic(
         _merged(spare, n_seeds, agents, n_seeds, size, infectious)
     counts[AT_START] = size  # the infectious agents
     per_round[0, 0] = size
-    _sir_rounds(csr, pcg, law, rounds_cap, direct, scratch, infected, forest, counts, per_round)
+    _sir_rounds(csr, gen, law, rounds_cap, direct, scratch, infected, forest, counts, per_round)
     kernel_close(forest, counts[AT_SIZE], mark, scratch[1], counts[AT_TOUCHED], counts)
     return per_round[:, : counts[AT_ROUND] + 1]
 
@@ -444,9 +452,23 @@ def _end_round(  # pragma: no cover - compiled
 
 
 @njit(cache=True)
+def _branch(pcg: np.ndarray, reseeds: np.ndarray, branch: int, d: int) -> int:  # pragma: no cover - compiled
+    """The run's generator at the start of round ``d``: replaced by the ``reseeds`` row (:data:`Reseeds`) that
+    names ``d`` (a particle filter's branch: the same run up to the round before, fresh draws from it); rows of
+    earlier rounds are passed over (a run resumed after them). Returns the next row to look at."""
+    while branch < reseeds.shape[0] and np.int64(reseeds[branch, 0]) < d:
+        branch += 1
+    if branch < reseeds.shape[0] and np.int64(reseeds[branch, 0]) == d:
+        for k in range(4):
+            pcg[k] = reseeds[branch, k + 1]
+        branch += 1
+    return branch
+
+
+@njit(cache=True)
 def _sir_rounds(  # pragma: no cover - compiled
     csr: Csr,
-    pcg: np.ndarray,
+    gen: tuple[np.ndarray, np.ndarray],
     law: Law,
     rounds_cap: int,
     direct: bool,
@@ -462,8 +484,9 @@ def _sir_rounds(  # pragma: no cover - compiled
     round's new infections, recoveries, onsets and imported agents; ``at`` and ``pcg`` are written back.
 
     A round's importations (the law's :data:`Imported`) are drawn after its recoveries, among the agents it did not
-    infect, and join its new infections in the forest (no parent) and the infectious agents of the next round."""
-    indptr, dst = csr
+    infect, and join its new infections in the forest (no parent) and the infectious agents of the next round.
+    ``gen``: the run's generator and its branches (:func:`_branch`)."""
+    (indptr, dst), (pcg, reseeds) = csr, gen
     mark, touched, targets, senders, states = scratch
     position, infectious, latent, eids, opened, open_ids = infected[0], infected[2], infected[4], *infected[7:]
     agents, parents = forest[0], forest[2]
@@ -478,8 +501,10 @@ def _sir_rounds(  # pragma: no cover - compiled
         opened[latent[i]] = -1
     v, base, fresh = 0, 0, True
     until = _imports_until(imp_counts, imp_rates, rounds_cap)
+    branch = 0
     while d < rounds_cap and (n_inf > 0 or n_lat > 0 or d < until):
         d += 1
+        branch = _branch(pcg, reseeds, branch, d)
         sent += n_inf
         first_new = size
         sh, sl, ih, il = pcg[0], pcg[1], pcg[2], pcg[3]  # the run's PCG64 state and increment
@@ -577,6 +602,6 @@ def epidemic_from(
     infectious[: frontier.size] = frontier
     per_round[1, : cured.size] = cured
     counts[AT_START] = frontier.size  # the infectious agents
-    _sir_rounds(csr, pcg, law, rounds_cap, direct, scratch, infected, forest, counts, per_round)
+    _sir_rounds(csr, (pcg, NO_RESEEDS), law, rounds_cap, direct, scratch, infected, forest, counts, per_round)
     kernel_close(forest, counts[AT_SIZE], mark, touched, counts[AT_TOUCHED], counts)
     return per_round[:, : counts[AT_ROUND] + 1]

@@ -70,10 +70,10 @@ def forecast_methods(p: Any, methods: str, when: str) -> None:
     p.add_argument(
         "--filter",
         choices=("negbin", "binomial", "none"),
-        help="Agora's forecast filtered through the data: trajectories of the fit's posterior weighed by the "
-        "likelihood of every observation up to the cut, its reports drawn with the same noise: negbin (the "
-        "default: negative-binomial reports, their dispersion fitted), binomial (the fit's thinning; no delay) or "
-        "none (the fit's accepted particles continued)",
+        help="Agora's forecast filtered through the data: trajectories of the fit's posterior through a particle "
+        "filter of every observation up to the cut, its reports drawn with the same noise: negbin (the default: "
+        "negative-binomial reports, their dispersion fitted), binomial (the fit's thinning; no delay) or none (the "
+        "fit's accepted particles continued)",
     )
     p.add_argument(
         "--filter-particles", type=integer, metavar="N", help="the trajectories the filter weighs (default 1,000)"
@@ -82,8 +82,8 @@ def forecast_methods(p: Any, methods: str, when: str) -> None:
         "--filter-window",
         type=integer,
         metavar="W",
-        help="the last W ticks up to the cut whose observations weigh the trajectories (default 7; 0: all of them, "
-        "which collapses on a long history)",
+        help="the last W ticks up to the cut whose counts choose the negative binomial's dispersion, and weigh the "
+        "trajectories of models whose runs cannot branch (default 7; 0: all of them)",
     )
     p.add_argument(
         "--ensemble",

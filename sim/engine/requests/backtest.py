@@ -500,12 +500,13 @@ class Backtest:
             runs whenever two or more methods do (persistence, always scored, among them).
         ensemble_weights: the members' weights fitted at each cut on the earlier cuts' forecasts whose truths were
             known by then (with ``mean``); False weighs them equally.
-        filter: Agora's forecast filtered through the data up to each cut (:mod:`sim.runs.backtest.filtering`):
+        filter: Agora's forecast filtered through the data up to each cut by a particle filter
+            (:mod:`sim.runs.backtest.filtering`):
             ``negbin`` (the default: negative-binomial reports, their dispersion fitted), ``binomial`` (the fit's
             thinning, without a delay) or ``none`` (the fit's particles continued as accepted; ``alive`` applies).
         filter_particles: the trajectories the filter weighs (default 1,000).
-        filter_window: the last ticks up to each cut whose observations weigh the trajectories (default 7; 0: every
-            observation, which collapses on a long history: the filter does not resample between ticks).
+        filter_window: the last ticks up to each cut whose counts choose the negative binomial's dispersion, and
+            weigh the trajectories of models whose runs cannot branch (default 7; 0: every tick).
 
     For a file of cascades with follower counts (:mod:`sim.runs.backtest.cascade_run`) the cuts are ages since each
     original post (``1h``, ``6h``, ``1d`` or seconds) and the target each cascade's final size: ``horizon``,

@@ -173,6 +173,7 @@ class Simulator:
         #: an agent stands for, and the model's seed state (whose entries the imported agents are counted in).
         self._import_counts: np.ndarray | None = None
         self._particle_imports: Imports | None = None
+        self._reseeds: np.ndarray | None = None  # a particle filter's branches of the run being made (true_runs)
         self._same_imports: Imports | None = None
         self._import_after, self._import_scale = 0.0, 1.0
         cls = registry.model(model)
@@ -257,12 +258,23 @@ class Simulator:
         seeds = range(first, first + len(runs))
         return self.observation.apply(runs, row, seeds)
 
-    def true_runs(self, row: np.ndarray, run_seed: int) -> list[RunEntry]:
+    def true_runs(self, row: np.ndarray, run_seed: int, reseeds: np.ndarray | None = None) -> list[RunEntry]:
         """:meth:`runs` before the observation model: every case as the world counts it (local cases only, where
-        imported ones come in), in agents (a particle filter weighs them by the observation's likelihood)."""
+        imported ones come in), in agents (a particle filter weighs them by the observation's likelihood).
+        ``reseeds``: the run's branches (:data:`sim.runs.epidemic_kernels.Reseeds`), where :attr:`branches`."""
         first = int(run_seed) * self.replicates
         imports = self._imports(row)
-        return self._run(self.typed(row), first) if imports is None else self._run_imported(row, first, imports)
+        self._reseeds = reseeds
+        try:
+            return self._run(self.typed(row), first) if imports is None else self._run_imported(row, first, imports)
+        finally:
+            self._reseeds = None
+
+    @property
+    def branches(self) -> bool:
+        """Whether a run can branch (:meth:`true_runs`' ``reseeds``): ``sir`` and ``seir`` in the compiled
+        kernels, one run a simulation."""
+        return self.batched and self.model in ("sir", "seir") and self.replicates == 1
 
     def _run_imported(self, row: np.ndarray, first: int, imports: Imports) -> list[RunEntry]:
         """The particle's runs with ``imports``, their imported agents taken out of the per-tick counts that
@@ -303,7 +315,9 @@ class Simulator:
                 until_done=req.steps is None,
                 max_ticks=req.max_ticks,
             )
-        return self._kernel.runs(first, self._replicas, params=params, imports=self._particle_imports)
+        return self._kernel.runs(
+            first, self._replicas, params=params, imports=self._particle_imports, reseeds=self._reseeds
+        )
 
     def warm(self) -> None:
         """Compile (or load) the kernel here, before workers fork, so that they share it."""
