@@ -155,7 +155,7 @@ def test_the_filter_is_reported_and_refused_in_one_sentence(tmp_path):
     (tmp_path / "c.csv").write_text("tick,new\n" + "".join(f"{t},{c}\n" for t, c in enumerate(counts)))
     base = ("backtest", "w.db", "--observed", "c.csv", "--model", "sir", "--param", "beta=0.01..0.3",
             "--param", "gamma=0.05..0.5", "--seeds", "random:2", "--budget", "300", "--cut", "8,12", "--horizon", "3",
-            "--workers", "1", "--filter-particles", "200")  # fmt: skip
+            "--workers", "1", "--filter", "negbin", "--filter-particles", "200")  # fmt: skip
     out = agora(tmp_path, *base, "--json")
     assert out.returncode == 0, out.stderr
     cut = json.loads(out.stdout)["cuts"][0]

@@ -58,7 +58,6 @@ import numpy as np
 
 from sim.errors import BadParameterError
 from sim.model.series import is_tick_count
-from sim.runs.epidemic_kernels import NO_RESEEDS
 from sim.runs.fit.simulate import failed_run
 
 if TYPE_CHECKING:
@@ -72,6 +71,9 @@ LAWS = ("negbin", "binomial", "none")
 SIZES = tuple(float(x) for x in np.logspace(-1, 3, 33))
 #: Below this effective sample size at the cut the filter has collapsed: the forecast is the fit's, unfiltered.
 MIN_ESS = 10.0
+#: A run with no branch (:data:`sim.runs.epidemic_kernels.NO_RESEEDS`, made here: that module loads Numba, which
+#: a request's checks must not).
+NO_RESEEDS = np.zeros((0, 5), dtype=np.uint64)
 #: The default number of trajectories a filter weighs.
 PARTICLES = 1000
 #: The default window: the observations of the last this many ticks up to the cut weigh the trajectories (0: every
