@@ -212,7 +212,7 @@ def test_one_layer_gives_the_runs_of_the_same_graph_without_layers():
             }
     # The chances themselves: the layer's value on its edges is the plain value, to the bit.
     values = {"beta": 0.2, "beta@household": 0.2, "gamma": 0.3}
-    _, by_edge, by_mask, layer, counts, _ = epidemic_law("sir", single, values)
+    _, by_edge, by_mask, layer, counts, *_ = epidemic_law("sir", single, values)
     assert counts.size == 0  # no importations
     assert by_edge.size == 0 and layer is single.graph.layer
     flat_law = epidemic_law("sir", plain, {"beta": 0.2, "gamma": 0.3})

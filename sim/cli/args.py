@@ -142,6 +142,18 @@ def output_file(
     p.add_argument(*flags, metavar=metavar, type=writes(what), help=help, **more)
 
 
+def calendar_flag(p: Any) -> None:
+    """``--calendar FILE``: a calendar of changes to transmission (:mod:`sim.store.calendar`), added to ``--param``
+    as change points (main reads it before the command runs)."""
+    input_file(
+        p,
+        "--calendar",
+        what="calendar",
+        help="changes to transmission in time from a CSV file (layer,from,to,factor: a layer off for the holidays,"
+        " doubled at a lockdown; empty layer: every layer), added to --param as change points NAME@LAYER~ROUND",
+    )
+
+
 def repeatable(p: Any, *flags: str, metavar: str, help: str, **more: Any) -> None:
     """A flag that may be given again and again: its values in a list, in order (empty when it is not given)."""
     p.add_argument(*flags, action="append", default=[], metavar=metavar, help=help, **more)

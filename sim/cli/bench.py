@@ -18,6 +18,7 @@ from sim.bench.commands import CommandsBench, bench_commands
 from sim.bench.engine import PropagationBench, SeriesBench, WorldBench, bench_propagation, bench_series, bench_world
 from sim.bench.ensembles import bench_ensembles
 from sim.bench.fit import bench_fit, fit_lines
+from sim.bench.fit_changes import bench_changes, changes_lines
 from sim.bench.forecast import bench_forecast, forecast_lines
 from sim.bench.llm import bench_llm
 from sim.bench.llm_local import bench_llm_local
@@ -240,6 +241,11 @@ def _bench_ensembles(args: argparse.Namespace) -> Figures:
 
 
 def _bench_fit(args: argparse.Namespace) -> Figures:
+    if args.changes:
+        changed = _with_progress(
+            bench_changes, args.budget, **_flags(args, "model", "workers", "repeats", "seed", "data")
+        )
+        return changed, changes_lines(changed)
     result = _with_progress(bench_fit, args.budget, **_flags(args, "model", "workers", "runs", "seed", "data"))
     return result, fit_lines(result)
 

@@ -107,6 +107,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         # Before anything is read or written: no output of the command may replace one of its inputs.
         refuse_replacing_inputs(parser, args)
+        if getattr(args, "calendar", None) is not None:  # its changes are parameters like any other
+            changes = import_module("sim.store.calendar").read_calendar(args.calendar)
+            args.param = [*getattr(args, "param", []), *(f"{k}={v!r}" for k, v in changes.items())]
         if getattr(args, "key_file", None) is not None:
             import_module("sim.core.worldkey").use_key_file(args.key_file)  # not for --help: it loads SQLCipher
             import_module("sim.cli.keyuse").refuse_unused_key(args)

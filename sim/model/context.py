@@ -24,6 +24,8 @@ from sim.model.lifecycle import FROZEN, all_active
 from sim.model.views import SessionBase, SessionView, WorldView, freeze, readonly, readonly_graph
 from sim.plugin import PropagationModel, StepResult
 from sim.plugin.arrays import layer_table, scale_edges
+from sim.plugin.params import Param
+from sim.plugin.schedule import has_changes, schedule_of, values_at
 
 
 class StepContext:
@@ -275,23 +277,33 @@ class StepContext:
         (``per_edge``; see :func:`sim.plugin.arrays.layer_table`)."""
         base = float(self.params[name])
         layer = self._graph.layer
-        if layer is None or not self._world.layers:
+        layers = self._world.layers if layer is not None else ()
+        schedule = schedule_of(self.params, name) if has_changes(self.params) else None
+        values = None
+        if schedule is not None:  # this round's values (a change point: sim.plugin.schedule)
+            cap = getattr(self._spec(name), "max", None)
+            base, values = values_at(self.params, schedule, layers, schedule.segment(self.round + 1), cap)
+        if not layers or layer is None:
             return base
         table = self._tables.get(name)
         if table is None:
-            values = [float(self.params.get(f"{name}@{lay}", base)) for lay in self._world.layers]
+            if values is None:
+                values = [float(self.params.get(f"{name}@{lay}", base)) for lay in layers]
             table = self._tables[name] = layer_table(base, values, self._combine(name))
         return np.take(table, np.take(layer, edge_ids))
+
+    def _spec(self, name: str) -> Param | None:
+        """The session's model's declaration of parameter ``name`` (None where it has none or is not known)."""
+        registry = self._registry
+        try:
+            return registry.model(self._session.model_name).params.get(name) if registry is not None else None
+        except BadParameterError:
+            return None
 
     def _combine(self, name: str) -> str:
         """How ``name``'s per-layer values combine (its Param's ``per_edge``; ``probability`` when the model
         does not declare it per edge: the value is the same in every layer, one chance per layer)."""
-        registry = self._registry
-        try:
-            spec = registry.model(self._session.model_name).params.get(name) if registry is not None else None
-        except BadParameterError:
-            spec = None
-        return getattr(spec, "per_edge", None) or "probability"
+        return getattr(self._spec(name), "per_edge", None) or "probability"
 
     def attribute(self, name: str) -> np.ndarray | None:
         """The world's attribute column ``name``, read-only: measured values (a people table's column, or a

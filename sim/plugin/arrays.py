@@ -3,6 +3,8 @@ over agents."""
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from sim.core.arrays import dense_width, equal_runs
@@ -309,16 +311,32 @@ def layer_table(base: float, values: list[float] | tuple[float, ...], combine: s
     several layers ``1 - prod(1 - values[i])`` (``combine="probability"``: one independent chance per
     layer, as separate edges would give) or ``sum(values[i])`` (``"rate"``); ``base`` for an edge in no layer.
     """
-    width = len(values)
+    v = np.asarray(values, dtype=np.float64).reshape(1, len(values))
+    return layer_tables(np.array([base], dtype=np.float64), v, combine)[0]
+
+
+@functools.lru_cache(maxsize=16)
+def _mask_bits(width: int) -> np.ndarray:
+    """Which of ``width`` layers each mask holds: bool ``(masks, width)``, read-only."""
+    bits = ((np.arange(MASKS)[:, None] >> np.arange(width)) & 1).astype(bool)
+    bits.setflags(write=False)
+    return bits
+
+
+def layer_tables(base: np.ndarray, values: np.ndarray, combine: str) -> np.ndarray:
+    """:func:`layer_table` of several value sets at once (a parameter's change points, one set a segment):
+    ``base`` (one value a set) and ``values`` (a row a set, a column a layer) give a table a set, ``(sets,
+    masks)``; each row the same numbers :func:`layer_table` gives of its set, to the bit (it is the same code)."""
     v = np.asarray(values, dtype=np.float64)
-    bits = ((np.arange(MASKS)[:, None] >> np.arange(width)) & 1).astype(bool)  # (masks, layers)
+    width = v.shape[1]
+    bits = _mask_bits(width)
     if combine == "probability":
-        table = 1.0 - np.prod(np.where(bits, 1.0 - v, 1.0), axis=1)
+        table = 1.0 - np.prod(np.where(bits, 1.0 - v[:, None, :], 1.0), axis=2)
     else:
-        table = np.sum(np.where(bits, v, 0.0), axis=1)
+        table = np.sum(np.where(bits, v[:, None, :], 0.0), axis=2)
     single = 1 << np.arange(width)
-    table[single] = v  # one layer: the value itself, not 1 - (1 - v)
-    table[0] = base
+    table[:, single] = v  # one layer: the value itself, not 1 - (1 - v)
+    table[:, 0] = base
     return table
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from sim.errors import BadParameterError
-from sim.plugin.params import Param, split_key
+from sim.plugin.params import MULTIPLIER, Param, split_key
+from sim.plugin.schedule import MAX_ROUND, split_time
 
 
 class Plugin:
@@ -26,7 +27,8 @@ class Plugin:
 
         A parameter declared ``per_edge`` may also be given per contact layer, ``NAME@LAYER`` (kept as that
         key, after the declared ones); whether the world has that layer is checked where the world is known
-        (``Simulation.inject``).
+        (``Simulation.inject``); and it may change in time, ``NAME~ROUND`` or ``NAME@LAYER~ROUND`` (a multiplier from
+        that round on, :mod:`sim.plugin.schedule`).
 
         Raises:
             BadParameterError: an unknown parameter, a layer on a parameter that acts per agent, or a value
@@ -38,16 +40,19 @@ class Plugin:
             if key in cls.params:
                 continue
             name, layer = split_key(key)
+            at = split_time(key)[1]
             spec = cls.params.get(name)
-            if layer is None or spec is None:
+            if (layer is None and at is None) or spec is None:
                 unknown.append(key)
             elif spec.per_edge is None:
+                what = "one per contact layer" if at is None else "a change in time"
                 raise BadParameterError(
-                    f"{cls.name}'s parameter {name} takes one value for every agent, not one per contact layer:"
-                    f" give {name}=VALUE"
+                    f"{cls.name}'s parameter {name} takes one value for every agent, not {what}: give {name}=VALUE"
                 )
+            elif at is not None and at > MAX_ROUND:
+                raise BadParameterError(f"{key}: a change point's round is from 0 to {MAX_ROUND:,}")
             else:
-                layered[key] = spec.coerce(key, params[key])
+                layered[key] = (MULTIPLIER if at is not None else spec).coerce(key, params[key])
         if unknown:
             known = ", ".join(sorted(cls.params)) or "none"
             raise BadParameterError(f"{cls.name} has no parameter {sorted(unknown)[0]!r}: its parameters are {known}")

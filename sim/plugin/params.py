@@ -12,6 +12,7 @@ import numpy as np
 
 from sim.core.numbers import float_of, int_of
 from sim.errors import BadParameterError
+from sim.plugin.schedule import MAX_MULTIPLIER, MAX_ROUND, split_time
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,18 +110,28 @@ PER_EDGE = ("probability", "rate")
 
 
 def split_key(key: str) -> tuple[str, str | None]:
-    """``("beta", "class")`` for ``"beta@class"``, ``(key, None)`` for a key without a layer."""
+    """``("beta", "class")`` for ``"beta@class"`` (and for a change point of it, ``"beta@class~20"``),
+    ``(key, None)`` for a key without a layer (a change point's parameter for ``"beta~20"``)."""
+    key = split_time(key)[0]
     match = LAYER_KEY.fullmatch(key)
     return (match.group(1), match.group(2)) if match else (key, None)
 
 
+#: The parameter a change point sets (``beta~20=0.5``, :mod:`sim.plugin.schedule`): a multiplier.
+MULTIPLIER = Param(float, 1.0, 0.0, MAX_MULTIPLIER, "multiplier of the parameter from this round on (a change point)")
+
+
 def param_spec(params: dict[str, Param], key: str) -> Param | None:
-    """The :class:`Param` that ``key`` sets (``beta@class`` sets ``beta``'s value in layer class), or None
-    when it names none (an unknown name, or a layer on a parameter that is not ``per_edge``)."""
+    """The :class:`Param` that ``key`` sets (``beta@class`` sets ``beta``'s value in layer class; a change point
+    ``beta~20`` or ``beta@class~20`` a :data:`MULTIPLIER`), or None when it names none (an unknown name, or a
+    layer or a change point on a parameter that is not ``per_edge``)."""
+    at = split_time(key)[1]
     name, layer = split_key(key)
     spec = params.get(name)
-    if spec is None or (layer is not None and spec.per_edge is None):
+    if spec is None or ((layer is not None or at is not None) and spec.per_edge is None):
         return None
+    if at is not None:
+        return MULTIPLIER if at <= MAX_ROUND else None
     return spec
 
 

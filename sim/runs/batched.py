@@ -55,6 +55,7 @@ from sim.core.world import World, world_rng
 from sim.errors import BadParameterError
 from sim.model.intervene import blocked_mask
 from sim.model.lifecycle import all_active
+from sim.plugin.schedule import has_changes, schedule_of
 from sim.runs.kernel_report import Ensemble, outcome, summary
 from sim.runs.reports import RunEntry
 
@@ -164,6 +165,12 @@ def why_not(
         return f"imported cases in {name} run on the engine"
     if world.layers and name not in LAYERED_MODELS:
         return f"{name} on a world of contact layers runs on the engine"
+    if has_changes(session.params) and name not in LAYERED_MODELS:
+        return f"{name} with change points in time runs on the engine"
+    if has_changes(session.params) and _timed_edges(world, session.params) > MAX_TIMED_EDGES:
+        return (
+            "change points with an edge's own chance (weights, measured attributes) this many times run on the engine"
+        )
     measured = sorted({"susceptibility", "infectivity"} & set(world.attributes))
     if measured and name == "ic":
         return f"measured {' and '.join(measured)} run on the engine"
@@ -191,6 +198,18 @@ def why_not(
     except ImportError as exc:  # pragma: no cover - numba is a dependency; a broken install falls back
         return f"the compiled kernels could not be loaded ({exc})"
     return None
+
+
+#: The most edge thresholds a law with change points keeps (one table of the edges a segment: 8 bytes each).
+MAX_TIMED_EDGES = 1 << 26
+
+
+def _timed_edges(world: World, params: Mapping[str, Any]) -> int:
+    """How many edge thresholds the law of ``params`` keeps on ``world``: its edges times its segments where an
+    edge has a chance of its own (trust weights, measured attributes), else none worth counting."""
+    schedule = schedule_of(params, "beta")
+    own = bool(params.get("trust_weighted")) or bool({"susceptibility", "infectivity"} & set(world.attributes))
+    return int(world.graph.out_indices.size) * schedule.segments if schedule is not None and own else 0
 
 
 def small(model: str, runs: int) -> str | None:
@@ -532,7 +551,8 @@ def warm(model: str) -> None:
         rates = np.array([0.5, 0.5 if model == "seir" else -1.0, 0.5])
         empty = np.zeros(0, dtype=np.uint64)
         # chances of any kind and importations: the same argument types
-        law = (rates, empty, empty, np.zeros(0, dtype=np.uint8), np.zeros(1, dtype=np.int64), np.ones(4))
+        imported = (np.zeros(1, dtype=np.int64), np.ones(4))
+        law = (rates, empty, empty, np.zeros(0, dtype=np.uint8), *imported, *b.epidemics.NO_CHANGES)
         b.epidemic(graph, seeds, pcg, law, 3, True)
     else:
         b.cascade(model == "lt", graph, seeds, pcg, 0.5, np.uint64(1), 3, True)

@@ -32,7 +32,8 @@ import numpy as np
 from numba import njit
 
 from sim.model.imports import TRIES
-from sim.plugin.arrays import layer_table, scale_edges
+from sim.plugin.arrays import MASKS, layer_table, layer_tables, scale_edges
+from sim.plugin.schedule import has_changes, schedule_of, values_at
 from sim.runs.kernels import (
     AT_ATTEMPTS,
     AT_EXPOSED,
@@ -77,7 +78,11 @@ Infected = tuple[np.ndarray, ...]  # the ten arrays above, in that order
 #: thresholds (:func:`thresholds`): one uint64 an out-edge by edge id (trust weights or measured attributes), else
 #: one a layer mask (256) read through each edge's mask ``layer`` (uint8 by edge id), else (all three empty)
 #: ``beta``'s; then the run's importations (:data:`Imported`, :func:`with_imports`).
-Law = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+#: Then its change points (:mod:`sim.plugin.schedule`): the segment of each round (int64, by round; a round past
+#: it is in the last) and each segment's threshold of ``beta`` (uint64); the edges' thresholds then hold one
+#: table a segment, one after another (``by_edge`` segment ``s`` at ``s * edges``, ``by_mask`` at ``s * 256``).
+#: Both empty: no change point (:data:`NO_CHANGES`).
+Law = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 #: A run's branches (a particle filter's, :mod:`sim.runs.backtest.filtering`): rows ``[round, state high, state low,
 #: increment high, increment low]`` (uint64, rounds ascending): from the start of each ``round`` the run draws from
 #: that PCG64 generator instead of its own. None: ``(0, 5)``, the run as its seed makes it.
@@ -88,12 +93,18 @@ NO_RESEEDS = np.zeros((0, 5), dtype=np.uint64)
 #: its rates (``Imports.rates``, float64, 4); none: an empty array and no rate (:data:`NO_IMPORTS`).
 Imported = tuple[np.ndarray, np.ndarray]
 NO_IMPORTS: Imported = (np.zeros(0, dtype=np.int64), np.array([0.0, 1.0, 0.0, 1.0]))
+#: No change point (the law's last two).
+NO_CHANGES = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.uint64))
+#: The built-in ``sir``'s and ``seir``'s bound of ``beta`` (plugins/epidemic.py): a value a change point scales
+#: is capped at it, as the engine caps it at the parameter's maximum.
+BETA_MAX = 1.0
 
 
 def with_imports(law: Law, imports: Imported | None) -> Law:
     """``law`` with the run's importations (None: none)."""
     counts, rates = NO_IMPORTS if imports is None else imports
-    return (law[0], law[1], law[2], law[3], np.ascontiguousarray(counts, np.int64), np.asarray(rates, np.float64))
+    imported = (np.ascontiguousarray(counts, np.int64), np.asarray(rates, np.float64))
+    return (law[0], law[1], law[2], law[3], *imported, law[6], law[7])
 
 
 #: 2**-53: a draw's 53 bits as numpy's ``random()`` makes a double of them.
@@ -132,25 +143,48 @@ def epidemic_law(model: str, world: World, params: Mapping[str, object], combine
     """The :data:`Law` of a ``sir`` or ``seir`` run of ``params`` on ``world``: its rates, and each out-edge's
     chance that an attempt along it succeeds, as the engine's ``ctx.transmission("beta", edges,
     weighted=params["trust_weighted"])`` gives it (the values ``beta@LAYER`` combined over an edge's layers as
-    ``combine`` says: the parameter's ``per_edge``), as integer thresholds."""
+    ``combine`` says: the parameter's ``per_edge``), as integer thresholds; with change points of ``beta``
+    (``beta~ROUND``, :mod:`sim.plugin.schedule`), one table a segment, from the engine's own :func:`values_at`."""
     sigma = float(params["sigma"]) if model == "seir" else -1.0  # type: ignore[arg-type]
     base = float(params["beta"])  # type: ignore[arg-type]
     rates = np.array([base, sigma, float(params["gamma"])], dtype=np.float64)  # type: ignore[arg-type]
+    layers = world.layers if world.graph.layer is not None else ()
+    schedule = schedule_of(params, "beta") if has_changes(params) else None
+    if schedule is None:
+        values = [float(params.get(f"beta@{lay}", base)) for lay in layers]  # type: ignore[arg-type]
+        by_edge, by_mask, layer = _chances(world, base, values, combine, bool(params.get("trust_weighted")))
+        return rates, by_edge, by_mask, layer, *NO_IMPORTS, *NO_CHANGES
+    segments = [values_at(params, schedule, layers, s, BETA_MAX) for s in range(schedule.segments)]
+    bases = np.array([b for b, _ in segments], dtype=np.float64)
+    seg_of = np.searchsorted(np.array(schedule.rounds), np.arange(schedule.rounds[-1] + 1), side="right")
+    timed = (seg_of.astype(np.int64), thresholds(bases))
+    weighted = bool(params.get("trust_weighted"))
+    if layers and not weighted and all(f is None for f in _edge_factors(world)):  # a table of 256 a segment, at once
+        tables = layer_tables(bases, np.array([v for _, v in segments], dtype=np.float64), combine)
+        return rates, _EMPTY, thresholds(tables).ravel(), np.asarray(world.graph.layer), *NO_IMPORTS, *timed
+    each = [_chances(world, b, values, combine, weighted) for b, values in segments]
+    by_edge = np.concatenate([t[0] for t in each])
+    by_mask = np.concatenate([t[1] for t in each])
+    return rates, by_edge, by_mask, each[0][2], *NO_IMPORTS, *timed
+
+
+def _chances(
+    world: World, base: float, values: list[float], combine: str, weighted: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The edges' thresholds of :data:`Law` (``by_edge``, ``by_mask``, ``layer``) for ``beta`` of ``base`` and
+    ``values`` in the world's layers (empty: a world of one layer)."""
     graph = world.graph
-    layer = graph.layer if world.layers else None  # as ctx.edge_param: one value for all without either
-    table = None
-    if layer is not None:
-        values = [float(params.get(f"beta@{lay}", base)) for lay in world.layers]  # type: ignore[arg-type]
-        table = layer_table(base, values, combine)
-    weight = graph.trust if params.get("trust_weighted") else None
+    layer = graph.layer if values else None  # as ctx.edge_param: one value for all without layers
+    table = None if layer is None else layer_table(base, values, combine)
+    weight = graph.trust if weighted else None
     infectivity, susceptibility = _edge_factors(world)
     if weight is None and infectivity is None and susceptibility is None:
         if layer is None or table is None:
-            return rates, _EMPTY, _EMPTY, _NO_LAYER, *NO_IMPORTS
-        return rates, _EMPTY, thresholds(table), layer, *NO_IMPORTS
+            return _EMPTY, _EMPTY, _NO_LAYER
+        return _EMPTY, thresholds(table), layer
     value: np.ndarray | float = base if layer is None or table is None else np.take(table, layer)
     chance = scale_edges(value, weight=weight, infectivity=infectivity, susceptibility=susceptibility)
-    return rates, thresholds(np.asarray(chance)), _EMPTY, _NO_LAYER, *NO_IMPORTS
+    return thresholds(np.asarray(chance)), _EMPTY, _NO_LAYER
 
 
 def combine_of(session: PropagationSession, name: str = "beta") -> str:
@@ -466,6 +500,18 @@ def _branch(pcg: np.ndarray, reseeds: np.ndarray, branch: int, d: int) -> int:  
 
 
 @njit(cache=True)
+def _segment(law: Law, d: int) -> tuple[np.uint64, int, int]:  # pragma: no cover - compiled
+    """Round ``d``'s chances in ``law``: ``beta``'s threshold (where every edge's chance is beta) and where the
+    round's segment of the edges' thresholds starts in ``by_edge`` and in ``by_mask`` (change points, one table a
+    segment, :func:`epidemic_law`; without them the one table, at 0)."""
+    rates, by_edge, seg_of, scalars = law[0], law[1], law[6], law[7]
+    if scalars.size == 0:
+        return kernel_below(rates[0]), 0, 0  # u < beta, in integers
+    seg = seg_of[d] if d < seg_of.size else scalars.size - 1
+    return scalars[seg], seg * (by_edge.size // scalars.size), seg * MASKS
+
+
+@njit(cache=True)
 def _sir_rounds(  # pragma: no cover - compiled
     csr: Csr,
     gen: tuple[np.ndarray, np.ndarray],
@@ -490,8 +536,7 @@ def _sir_rounds(  # pragma: no cover - compiled
     mark, touched, targets, senders, states = scratch
     position, infectious, latent, eids, opened, open_ids = infected[0], infected[2], infected[4], *infected[7:]
     agents, parents = forest[0], forest[2]
-    rates, by_edge, by_mask, layer, imp_counts, imp_rates = law
-    infects = kernel_below(rates[0])  # u < beta, in integers, where every edge's chance is beta
+    by_edge, by_mask, layer, imp_counts, imp_rates = law[1:6]
     per_edge, per_mask = by_edge.size > 0, by_mask.size > 0
     size, attempts, exposed = at[AT_SIZE], at[AT_ATTEMPTS], at[AT_EXPOSED]
     n_touched, d, sent, n_inf, n_lat = at[AT_TOUCHED], at[AT_ROUND], at[AT_SENT], at[AT_START], at[AT_LATENT]
@@ -505,6 +550,7 @@ def _sir_rounds(  # pragma: no cover - compiled
     while d < rounds_cap and (n_inf > 0 or n_lat > 0 or d < until):
         d += 1
         branch = _branch(pcg, reseeds, branch, d)
+        infects, edge_off, mask_off = _segment(law, d)
         sent += n_inf
         first_new = size
         sh, sl, ih, il = pcg[0], pcg[1], pcg[2], pcg[3]  # the run's PCG64 state and increment
@@ -549,7 +595,7 @@ def _sir_rounds(  # pragma: no cover - compiled
                     exposed += 1
                 attempts += 1
                 sh, sl, x = kernel_step(sh, sl, ih, il)
-                below = by_edge[e] if per_edge else (by_mask[layer[e]] if per_mask else infects)
+                below = by_edge[edge_off + e] if per_edge else (by_mask[mask_off + layer[e]] if per_mask else infects)
                 if (x >> S11) < below and st == 1:
                     mark[w] = 3
                     agents[size] = w

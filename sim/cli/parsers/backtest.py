@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sim.cli.args import input_file, integer, output_file, positive_float, repeatable
+from sim.cli.args import calendar_flag, input_file, integer, output_file, positive_float, repeatable
 from sim.cli.parsers import Subcommand
 from sim.cli.parsers.fit import fit_observation, fit_sampling, fit_time
 from sim.cli.parsers.options import force_flag, json_flag, plugins_flag, world_argument
@@ -120,6 +120,7 @@ def _backtest(p: Any) -> None:
         help="a fitted parameter and its prior (LO..HI, LO..HI:log) or NAME=VALUE fixing one, as agora fit "
         "(repeatable)",
     )
+    calendar_flag(p)
     input_file(
         p,
         "--plan",

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from sim.cli.args import (
+    calendar_flag,
     checkpoint_arguments,
     host_name,
     input_file,
@@ -390,6 +391,7 @@ def _run_message(run: Any) -> None:
     _intervene(run)
     run.add_argument("--model", metavar="NAME", help=_MODEL)
     repeatable(run, "--param", metavar="KEY=VALUE", help="a model parameter (repeatable)")
+    calendar_flag(run)
     run.add_argument("--priority", type=integer, help="scheduling priority of the session (higher first; default 0)")
 
 

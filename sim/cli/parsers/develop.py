@@ -303,6 +303,13 @@ def _bench_fit(bf: Any) -> None:
         metavar="DIR",
         help="the folder holding facebook_combined.txt or hagelloch.csv (default: $AGORA_DATA or ../shared/data)",
     )
+    bf.add_argument(
+        "--changes",
+        action="store_true",
+        help="instead: the fit with a fitted change point of beta and a calendar's fixed change beside the same fit "
+        "without them and with them all at 1, alternating, and the ratios of their simulations a second (target 0.8)",
+    )
+    number_flag(bf, "--repeats", "K", 2, "with --changes: rounds of the three fits, their order turning each round")
     seed_and_json(bf)
 
 

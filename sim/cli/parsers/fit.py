@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sim.cli.args import input_file, output_file, ray_flag, repeatable, workers_flag
+from sim.cli.args import calendar_flag, input_file, output_file, ray_flag, repeatable, workers_flag
 from sim.cli.parsers import Subcommand
 from sim.cli.parsers.options import KERNELS, force_flag, json_flag, plugins_flag, request_flags, world_argument
 from sim.engine.fields import FIT_OPTIONS
@@ -56,6 +56,7 @@ def _fit(p: Any) -> None:
         help="a fitted parameter and its prior: LO..HI uniform, LO..HI:log log-uniform; NAME=VALUE fixes one "
         "(repeatable)",
     )
+    calendar_flag(p)
     fit_time(p)
     fit_observation(p)
     _fit_method(p)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sim.cli.args import input_file, integer, output_file, repeatable
+from sim.cli.args import calendar_flag, input_file, integer, output_file, repeatable
 from sim.cli.parsers import Subcommand
 from sim.cli.parsers.backtest import forecast_methods
 from sim.cli.parsers.fit import fit_observation, fit_sampling, fit_time
@@ -64,6 +64,7 @@ def _from_data(p: Any) -> None:
     repeatable(
         g, "--param", metavar="NAME=LO..HI", help="a fitted parameter and its prior, or NAME=VALUE, as agora fit"
     )
+    calendar_flag(g)
     g.add_argument("--horizon", type=integer, metavar="H", help="ticks to forecast after the last observation")
     forecast_methods(
         g,

@@ -22,8 +22,9 @@ import numpy as np
 from sim.engine.requests.design import ParamRange
 from sim.errors import BadParameterError
 
-#: A parameter name: ``beta``, ``sir.beta``, or one layer's value ``beta@class``.
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*(@[A-Za-z][A-Za-z0-9_]{0,31})?\Z")
+#: A parameter name: ``beta``, ``sir.beta``, one layer's value ``beta@class``, or a change point's multiplier
+#: ``beta~20``, ``beta@class~20`` (:mod:`sim.plugin.schedule`).
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*(@[A-Za-z][A-Za-z0-9_]{0,31})?(~[0-9]{1,7})?\Z")
 #: Logits are kept within this bound: a particle whose parameter piles against a prior bound stays finite.
 U_BOUND = 30.0
 

@@ -1,0 +1,115 @@
+"""Transmission that changes in time: change points of a per-edge parameter (issue 75).
+
+A per-edge parameter (``beta``, ``p``; :class:`sim.plugin.Param` with ``per_edge``) may be multiplied from a
+round on: ``beta~20=0.5`` halves ``beta`` in every layer from round 20 (the first round is 1: the seeding is
+round 0), ``beta@school~22=0`` closes the school layer from round 22 and ``beta@school~30=1`` opens it again at
+round 30. A key's multiplier holds from its round until the next key of the same parameter and layer (it is not
+cumulative); the whole parameter's and a layer's multiply each other. A value so scaled is capped at the
+parameter's maximum (a probability at 1). The multipliers are parameters like any other: a fit fits them
+(``--param beta~20=0.1..2``), a calendar file gives them (:mod:`sim.store.calendar`).
+
+The engine's :meth:`sim.model.context.StepContext.edge_param` and the compiled kernels' law
+(:func:`sim.runs.epidemic_kernels.epidemic_law`) both take a round's values from :func:`values_at`, so that they
+are the same floating-point numbers and a kernel run stays the engine's run, field for field.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from bisect import bisect_right
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+#: A change point's key: ``NAME~ROUND`` or ``NAME@LAYER~ROUND``.
+TIME_KEY = re.compile(r"([A-Za-z_][A-Za-z0-9_]*(?:@[A-Za-z][A-Za-z0-9_]{0,31})?)~([0-9]{1,7})")
+#: The latest round a change point may name.
+MAX_ROUND = 1_000_000
+#: The largest multiplier.
+MAX_MULTIPLIER = 1000.0
+
+
+def split_time(key: str) -> tuple[str, int | None]:
+    """``("beta@school", 22)`` for ``"beta@school~22"``; ``(key, None)`` for a key without a round."""
+    match = TIME_KEY.fullmatch(key)
+    return (match.group(1), int(match.group(2))) if match else (key, None)
+
+
+def has_changes(params: Mapping[str, Any]) -> bool:
+    """Whether ``params`` holds a change point (a key ``NAME~ROUND``)."""
+    return any("~" in key for key in params)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """The change points of one parameter: the rounds where a multiplier changes (ascending) and, for each
+    segment between them (segment 0 before the first), the whole parameter's multiplier and each named
+    layer's."""
+
+    name: str
+    rounds: tuple[int, ...]
+    whole: tuple[float, ...]
+    layers: dict[str, tuple[float, ...]]
+
+    def segment(self, round_: int) -> int:
+        """The segment round ``round_`` is in."""
+        return bisect_right(self.rounds, round_)
+
+    @property
+    def segments(self) -> int:
+        return len(self.rounds) + 1
+
+
+def _held(keys: dict[int, float], rounds: tuple[int, ...]) -> tuple[float, ...]:
+    """Each segment's multiplier from ``keys`` (round -> multiplier): the latest key at or before its start."""
+    out = []
+    for start in (0, *rounds):
+        at = [r for r in keys if r <= start]
+        out.append(float(keys[max(at)]) if at else 1.0)
+    return tuple(out)
+
+
+@functools.lru_cache(maxsize=256)
+def _layout(keys: tuple[str, ...], name: str) -> tuple[tuple[int, ...], tuple[tuple[str, str, int], ...]]:
+    """The change points among ``keys`` of parameter ``name``: their rounds (ascending, distinct) and, for each,
+    ``(key, layer, round)`` (layer "": the whole parameter). Kept: a fit asks it of every particle's keys."""
+    found = []
+    for key in keys:
+        base, at = split_time(key)
+        param, _, layer = base.partition("@")
+        if at is not None and param == name:
+            found.append((key, layer, at))
+    return tuple(sorted({at for _, _, at in found})), tuple(found)
+
+
+def schedule_of(params: Mapping[str, Any], name: str) -> Schedule | None:
+    """``name``'s change points in ``params`` (None: it has none)."""
+    rounds, found = _layout(tuple(key for key in params if "~" in key), name)
+    if not found:
+        return None
+    groups: dict[str, dict[int, float]] = {}
+    for key, layer, at in found:
+        groups.setdefault(layer, {})[at] = float(params[key])
+    whole = groups.pop("", {})
+    return Schedule(name, rounds, _held(whole, rounds), {k: _held(v, rounds) for k, v in groups.items()})
+
+
+def values_at(
+    params: Mapping[str, Any], schedule: Schedule, layers: tuple[str, ...], segment: int, cap: float | None
+) -> tuple[float, list[float]]:
+    """The parameter's value for an edge in no layer and its value in each of ``layers`` in ``segment`` of
+    ``schedule``: the given values times the segment's multipliers, capped at ``cap``."""
+    name = schedule.name
+    given = float(params[name])
+    m = schedule.whole[segment]
+    top = float("inf") if cap is None else float(cap)
+    base = min(top, given * m)
+    values = []
+    for lay in layers:
+        own = schedule.layers.get(lay)
+        v = float(params.get(f"{name}@{lay}", given)) * m
+        if own is not None:
+            v = v * own[segment]
+        values.append(min(top, v))
+    return base, values
