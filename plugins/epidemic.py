@@ -55,6 +55,41 @@ _GAMMA = Param(float, 0.2, 0.0, 1.0, "probability that an infectious agent recov
 _SIGMA = Param(float, 0.3, 0.0, 1.0, "probability that an exposed agent becomes infectious in a round")
 _WEIGHTED = Param(bool, False, help="multiply beta by the edge's weight (trust)")
 _FEED_WEIGHT = Param(float, 1.0, 0.0, 1e6, "a feed exposure infects with probability beta * feed_weight (capped at 1)")
+#: The most Erlang stages of a period (a stage counter is one byte).
+MAX_STAGES = 64
+_GAMMA_STAGES = Param(
+    int,
+    1,
+    1,
+    MAX_STAGES,
+    "Erlang stages of the infectious period: each ends with probability min(1, k * gamma) a round, so the mean stays "
+    "1/gamma (at least k rounds) and the spread shrinks as k grows; 1: geometric",
+)
+_SIGMA_STAGES = Param(
+    int,
+    1,
+    1,
+    MAX_STAGES,
+    "Erlang stages of the latent period: each ends with probability min(1, k * sigma) a round (mean 1/sigma, at "
+    "least k rounds); 1: geometric",
+)
+
+
+def _ends(ctx: StepContext, agents: np.ndarray, rate: float, stages: int, key: str) -> np.ndarray:
+    """Which of ``agents`` (ascending) end their period this round: one ``ctx.random_agents`` number each, below
+    ``min(1, stages * rate)`` moving the agent one stage on (its stage in ``ctx.store[key]``); the last stage's move
+    ends the period (its stage back to 0). One stage: the number below ``rate`` alone."""
+    moves = ctx.random_agents(agents) < min(1.0, stages * rate)
+    if stages == 1:
+        return moves
+    stage = ctx.store[key]
+    moved = agents[moves]
+    stage[moved] += 1
+    done = stage[moved] >= stages
+    stage[moved[done]] = 0
+    out = np.zeros(agents.size, dtype=bool)
+    out[np.flatnonzero(moves)[done]] = True
+    return out
 
 
 class _Compartmental(PropagationModel):
@@ -74,6 +109,9 @@ class _Compartmental(PropagationModel):
         if self.latent_state >= 0:
             # The exposed agents, ascending (kept so a round never scans all N states).
             ctx.store["latent"] = np.empty(0, dtype=np.int32)
+        for key, param in (("stage_I", "gamma_stages"), ("stage_E", "sigma_stages")):
+            if self.p.get(param, 1) > 1:  # each agent's Erlang stage in the period (0 outside it)
+                ctx.store[key] = np.zeros(ctx.n, dtype=np.int8)
 
     def step(self, ctx: StepContext) -> StepResult:
         infectious = ctx.frontier  # infectious at the start of the round, ascending
@@ -92,14 +130,14 @@ class _Compartmental(PropagationModel):
         # 2. exposed -> infectious, for agents exposed at the start of the round
         if self.latent_state >= 0:
             latent = ctx.store["latent"]
-            onset = ctx.random_agents(latent) < self.p["sigma"]
+            onset = _ends(ctx, latent, self.p["sigma"], self.p["sigma_stages"], "stage_E")
             turned = latent[onset]
             ctx.store["latent"] = union_agents(latent[~onset], infected)
             agents.append(turned.astype(np.int64))
             states.append(np.full(turned.size, self.infectious_state, dtype=np.int8))
             sources.append(np.full(turned.size, -1, dtype=np.int32))
         # 3. recovery of the agents infectious at the start of the round
-        recovered = infectious[ctx.random_agents(infectious) < self.p["gamma"]]
+        recovered = infectious[_ends(ctx, infectious, self.p["gamma"], self.p["gamma_stages"], "stage_I")]
         agents.append(recovered.astype(np.int64))
         states.append(np.full(recovered.size, self.recovered_state, dtype=np.int8))
         sources.append(np.full(recovered.size, -1, dtype=np.int32))
@@ -132,7 +170,13 @@ class SIR(_Compartmental):
     name = "sir"
     version = "1.0"
     description = "SIR epidemic: infect followers with probability beta per round, recover with probability gamma."
-    params = {"beta": _BETA, "gamma": _GAMMA, "trust_weighted": _WEIGHTED, "feed_weight": _FEED_WEIGHT}
+    params = {
+        "beta": _BETA,
+        "gamma": _GAMMA,
+        "trust_weighted": _WEIGHTED,
+        "feed_weight": _FEED_WEIGHT,
+        "gamma_stages": _GAMMA_STAGES,
+    }
     states = ("S", "I", "R")
     adopted_states = (1, 2)
     transmitting_states = (1,)
@@ -149,7 +193,13 @@ class SIS(_Compartmental):
     name = "sis"
     version = "1.0"
     description = "SIS epidemic: like SIR, but recovered agents are susceptible again and can be reinfected."
-    params = {"beta": _BETA, "gamma": _GAMMA, "trust_weighted": _WEIGHTED, "feed_weight": _FEED_WEIGHT}
+    params = {
+        "beta": _BETA,
+        "gamma": _GAMMA,
+        "trust_weighted": _WEIGHTED,
+        "feed_weight": _FEED_WEIGHT,
+        "gamma_stages": _GAMMA_STAGES,
+    }
     states = ("S", "I")
     adopted_states = (1,)
     transmitting_states = (1,)
@@ -164,7 +214,15 @@ class SEIR(_Compartmental):
     name = "seir"
     version = "1.0"
     description = "SEIR epidemic: SIR with an exposed stage that turns infectious with probability sigma per round."
-    params = {"beta": _BETA, "sigma": _SIGMA, "gamma": _GAMMA, "trust_weighted": _WEIGHTED, "feed_weight": _FEED_WEIGHT}
+    params = {
+        "beta": _BETA,
+        "sigma": _SIGMA,
+        "gamma": _GAMMA,
+        "trust_weighted": _WEIGHTED,
+        "feed_weight": _FEED_WEIGHT,
+        "sigma_stages": _SIGMA_STAGES,
+        "gamma_stages": _GAMMA_STAGES,
+    }
     states = ("S", "E", "I", "R")
     adopted_states = (1, 2, 3)
     transmitting_states = (2,)

@@ -375,6 +375,7 @@ class _Buffers:
         # for the graph of its first epidemic (_infected), never cleared (each sender's count is set first).
         self.opened = np.zeros(n, dtype=np.int64)
         self.open_ids = np.zeros(0, dtype=np.int32)
+        self.stage = np.zeros(n, dtype=np.int8)  # an epidemic's stage of each adopter, by its row (Erlang stages)
         self.parents = np.zeros(n, dtype=np.int64)
         self.subtree = np.zeros(n, dtype=np.float64)
         self.tree = np.zeros(n, dtype=np.int64)
@@ -393,6 +394,7 @@ class _Buffers:
             self.eids,
             self.opened,
             self.open_ids,
+            self.stage,
         )
         self.forest = (self.agents, self.rounds, self.parents, self.subtree, self.tree)
 
@@ -492,7 +494,7 @@ class _Buffers:
         a graph of ``dst.size`` edges (made larger once a larger graph comes)."""
         if self.open_ids.size < dst.size:
             self.open_ids = np.zeros(dst.size, dtype=np.int32 if dst.size <= 1 << 31 else np.int64)
-            self.infected = (*self.infected[:-1], self.open_ids)
+            self.infected = (*self.infected[:9], self.open_ids, *self.infected[10:])
         return self.infected
 
 
@@ -548,7 +550,7 @@ def warm(model: str) -> None:
     b = _Buffers(2, 4)
     _starter_kernel()(none, 0, none, 2, 1, np.zeros(1, dtype=np.int64), pcg)
     if model in LAYERED_MODELS:
-        rates = np.array([0.5, 0.5 if model == "seir" else -1.0, 0.5])
+        rates = np.array([0.5, 0.5 if model == "seir" else -1.0, 0.5, 1.0, 1.0])
         empty = np.zeros(0, dtype=np.uint64)
         # chances of any kind and importations: the same argument types
         imported = (np.zeros(1, dtype=np.int64), np.ones(4))
@@ -696,6 +698,8 @@ def why_not_continue(world: World, sim: Simulation, session: PropagationSession)
         return f"session {session.id} is {session.status}: only a running session continues"
     if session.model_name == "seir":
         return "a seir session continues on the engine"
+    if int(session.params.get("gamma_stages", 1)) > 1:
+        return "a session with Erlang stages continues on the engine (its agents' stages are not a kernel's state)"
     try:
         model_cls = sim.registry.model(session.model_name)
     except BadParameterError as exc:

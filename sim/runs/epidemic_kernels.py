@@ -74,7 +74,8 @@ if TYPE_CHECKING:
 #: skipped every round the sender stays infectious.
 Infected = tuple[np.ndarray, ...]  # the ten arrays above, in that order
 #: An epidemic's law (:func:`epidemic_law`): ``(rates, by_edge, by_mask, layer, counts, imports)``: ``[beta,
-#: sigma, gamma]`` (float64; ``sigma`` -1 for ``sir``, no exposed stage), then the edges' chances as integer
+#: sigma, gamma, sigma's stages, gamma's stages]`` (float64; sigma and gamma a stage's chance to end a round,
+#: :func:`stage_chances`; ``sigma`` -1 for ``sir``, no exposed stage), then the edges' chances as integer
 #: thresholds (:func:`thresholds`): one uint64 an out-edge by edge id (trust weights or measured attributes), else
 #: one a layer mask (256) read through each edge's mask ``layer`` (uint8 by edge id), else (all three empty)
 #: ``beta``'s; then the run's importations (:data:`Imported`, :func:`with_imports`).
@@ -139,15 +140,26 @@ def _edge_factors(world: World) -> tuple[np.ndarray | None, np.ndarray | None]:
     return infectivity, susceptibility
 
 
+def stage_chances(model: str, params: Mapping[str, object]) -> tuple[float, float, int, int]:
+    """``(sigma's, gamma's chance a round, sigma's stages, gamma's stages)`` of a ``sir`` or ``seir`` run: with
+    ``k`` Erlang stages a period's stage ends with ``min(1, k * rate)`` a round (:func:`plugins.epidemic`'s
+    :func:`stage_chance`, the same floats), so that its mean stays ``1 / rate``; ``sir``'s sigma is -1 (no
+    exposed stage)."""
+    k_gamma = int(params.get("gamma_stages", 1))  # type: ignore[call-overload]
+    k_sigma = int(params.get("sigma_stages", 1)) if model == "seir" else 1  # type: ignore[call-overload]
+    gamma = min(1.0, k_gamma * float(params["gamma"]))  # type: ignore[arg-type]
+    sigma = min(1.0, k_sigma * float(params["sigma"])) if model == "seir" else -1.0  # type: ignore[arg-type]
+    return sigma, gamma, k_sigma, k_gamma
+
+
 def epidemic_law(model: str, world: World, params: Mapping[str, object], combine: str = "probability") -> Law:
     """The :data:`Law` of a ``sir`` or ``seir`` run of ``params`` on ``world``: its rates, and each out-edge's
     chance that an attempt along it succeeds, as the engine's ``ctx.transmission("beta", edges,
     weighted=params["trust_weighted"])`` gives it (the values ``beta@LAYER`` combined over an edge's layers as
     ``combine`` says: the parameter's ``per_edge``), as integer thresholds; with change points of ``beta``
     (``beta~ROUND``, :mod:`sim.plugin.schedule`), one table a segment, from the engine's own :func:`values_at`."""
-    sigma = float(params["sigma"]) if model == "seir" else -1.0  # type: ignore[arg-type]
     base = float(params["beta"])  # type: ignore[arg-type]
-    rates = np.array([base, sigma, float(params["gamma"])], dtype=np.float64)  # type: ignore[arg-type]
+    rates = np.array([base, *stage_chances(model, params)], dtype=np.float64)
     layers = world.layers if world.graph.layer is not None else ()
     schedule = schedule_of(params, "beta") if has_changes(params) else None
     if schedule is None:
@@ -217,10 +229,11 @@ def epidemic(
     PCG64 state and its branches (:data:`Reseeds`; none: :data:`NO_RESEEDS`)."""
     pcg = gen[0]
     mark = scratch[0]
-    position, gens, infectious, spare = infected[0], infected[1], infected[2], infected[3]
+    position, gens, infectious, spare, stage = infected[0], infected[1], infected[2], infected[3], infected[10]
     agents, rounds, parents, _, _ = forest
     size = seeded_forest(seeds, agents, rounds, parents)
     for j in range(size):
+        stage[j] = 0
         mark[agents[j]] = 2
         position[agents[j]] = j
         gens[j] = 0
@@ -235,6 +248,7 @@ def epidemic(
         n_new = _import(pcg, imports, 0, mark, agents, parents, size, counts)
         sort_round(agents, parents, size, size + n_new)
         for j in range(size, size + n_new):
+            stage[j] = 0
             rounds[j] = 0
             gens[j] = 0
             position[agents[j]] = j
@@ -381,17 +395,29 @@ def _stages(  # pragma: no cover - compiled
 ) -> tuple[int, int, int]:
     """Round ``d``'s draws after its attempts, from ``pcg`` (written back): ``seir``'s onsets of the ``n_lat``
     agents exposed at its start (the turned into ``turned``, the others into ``lspare``), then the recoveries of
-    the ``n_inf`` infectious (those who stay into ``spare``); each ascending, one number an agent. Returns
-    ``(stayed, turned, still exposed)``; ``per_round`` gets the round's recoveries and onsets."""
+    the ``n_inf`` infectious (those who stay into ``spare``); each ascending, one number an agent. With Erlang
+    stages (the rates' ``sigma_stages``, ``gamma_stages`` above 1) a draw below the stage's chance moves the
+    agent one stage on (its row's ``stage``), and only the last stage's move ends the period (a turned agent's
+    stage starts again at 0). Returns ``(stayed, turned, still exposed)``; ``per_round`` gets the round's
+    recoveries and onsets."""
     infectious, spare, latent, lspare, turned = infected[2], infected[3], infected[4], infected[5], infected[6]
+    position, stage = infected[0], infected[10]
     sh, sl, ih, il = pcg[0], pcg[1], pcg[2], pcg[3]
     onset, recovers = kernel_below(rates[1]), kernel_below(rates[2])  # u < sigma, u < gamma, in integers
+    k_sigma, k_gamma = np.int8(rates[3]), np.int8(rates[4])
     n_turned = kept_latent = 0
     if rates[1] >= 0.0:  # seir
         for i in range(n_lat):
             v = latent[i]
             sh, sl, x = kernel_step(sh, sl, ih, il)
-            if (x >> S11) < onset:
+            moves = (x >> S11) < onset
+            if moves and k_sigma > 1:
+                j = position[v]
+                stage[j] += 1
+                moves = stage[j] >= k_sigma
+                if moves:
+                    stage[j] = 0  # its infectious period's stages start
+            if moves:
                 turned[n_turned] = v
                 n_turned += 1
             else:
@@ -402,7 +428,12 @@ def _stages(  # pragma: no cover - compiled
     for i in range(n_inf):
         v = infectious[i]
         sh, sl, x = kernel_step(sh, sl, ih, il)
-        if (x >> S11) < recovers:
+        moves = (x >> S11) < recovers
+        if moves and k_gamma > 1:
+            j = position[v]
+            stage[j] += 1
+            moves = stage[j] >= k_gamma
+        if moves:
             per_round[1, d] += 1
         else:
             spare[kept] = v
@@ -418,9 +449,10 @@ def _settle_round(  # pragma: no cover - compiled
     """Round ``d``'s new infections (``forest``'s rows ``first_new .. size-1``) sorted, given their round,
     generation and position, marked infected, and their out-edges not read yet."""
     agents, rounds, parents, _, _ = forest
-    position, gens, opened = infected[0], infected[1], infected[8]
+    position, gens, opened, stage = infected[0], infected[1], infected[8], infected[10]
     sort_round(agents, parents, first_new, size)
     for j in range(first_new, size):
+        stage[j] = 0
         rounds[j] = d
         gens[j] = 0 if parents[j] < 0 else gens[parents[j]] + 1
         position[agents[j]] = j
@@ -534,7 +566,7 @@ def _sir_rounds(  # pragma: no cover - compiled
     ``gen``: the run's generator and its branches (:func:`_branch`)."""
     (indptr, dst), (pcg, reseeds) = csr, gen
     mark, touched, targets, senders, states = scratch
-    position, infectious, latent, eids, opened, open_ids = infected[0], infected[2], infected[4], *infected[7:]
+    position, infectious, latent, eids, opened, open_ids = infected[0], infected[2], infected[4], *infected[7:10]
     agents, parents = forest[0], forest[2]
     by_edge, by_mask, layer, imp_counts, imp_rates = law[1:6]
     per_edge, per_mask = by_edge.size > 0, by_mask.size > 0
