@@ -145,7 +145,7 @@ def test_ensemble_and_its_series_file_equal_agora_run(world, tmp_path):
     assert (res.completed, res.failed) == (4, 0) and res.first_failure is None
     assert [r.reached for r in res.runs] == [r["reached"] for r in cli["runs"]]
     assert [r.seed for r in res.runs] == [3, 4, 5, 6] and {r.status for r in res.runs} == {"completed"}
-    assert res.params == {"beta": 0.05, "gamma": 0.3, "trust_weighted": False, "feed_weight": 1.0}
+    assert res.params == {"beta": 0.05, "gamma": 0.3, "trust_weighted": False, "feed_weight": 1.0, "gamma_stages": 1}
     assert res.runs[0]["exposed"] == cli["runs"][0]["exposed"]
 
 

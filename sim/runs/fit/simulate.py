@@ -29,6 +29,16 @@ from sim.plugin.params import param_for, param_spec
 from sim.runs import batched
 from sim.runs.fit.priors import Priors
 from sim.runs.fit.reporting import Delay, Observation, fraction_range_error, fractions_of, observation_for
+from sim.runs.fit.start import (
+    MAX_START,
+    START,
+    fixed_start,
+    padded,
+    shifted_params,
+    shifted_reseeds,
+    shifted_run,
+    start_range_error,
+)
 from sim.runs.reports import RunEntry
 from sim.runs.runner import EnsembleRuns
 from sim.runs.transport import fork_available, map_forked
@@ -51,6 +61,10 @@ def _check_priors(model: str, registry: Registry, priors: Priors, fractions: Seq
         if prior.name in fractions and prior.name not in schema:
             if prior.lo < 0 or prior.hi > 1:
                 raise fraction_range_error(prior.name, prior.describe())
+            continue
+        if prior.name == START and START not in schema:
+            if prior.lo < 0 or prior.hi > MAX_START:
+                raise start_range_error(prior.describe())
             continue
         if prior.name == IMPORT and IMPORT not in schema:
             if prior.lo < 0 or prior.hi > MAX_RATE:
@@ -131,8 +145,14 @@ class Simulator:
         self.names = priors.names
         self.schema = registry.model(model).params
         #: The parameters that are not the model's: the observation model's fractions and the importation rate.
-        self.apart = {IMPORT, *fractions} - set(self.schema)
+        self.apart = {IMPORT, START, *fractions} - set(self.schema)
         self.fixed, self.horizon = dict(fixed), steps or max_ticks
+        #: The epidemic's start (:mod:`sim.runs.fit.start`): fixed, or fitted (its column), and the most rounds a
+        #: run is made longer for it; the ticks a run's series keeps (None: until done).
+        self._fixed_start = fixed_start(fixed[START]) if START in fixed and START in self.apart else 0
+        self._fitted_start = self.names.index(START) if START in self.names and START in self.apart else None
+        hi = math.ceil(priors.items[self._fitted_start].hi) if self._fitted_start is not None else 0
+        self.max_start, self._length = max(self._fixed_start, hi), steps
         self.observation: Observation | None = None
         self.import_rate: float | None = None  # a fixed importation rate (people a tick), where one is given
         if IMPORT not in self.schema and IMPORT in fixed:
@@ -146,7 +166,7 @@ class Simulator:
             "seeds": seeds,
             "runs": replicates,
             "seed": 0,
-            "steps": steps,
+            "steps": None if steps is None else steps + self.max_start,
             "until_done": steps is None,
             "llm": _OFFLINE,
             "llm_wait": 0,
@@ -154,7 +174,7 @@ class Simulator:
             "workers": 1,
         }
         if steps is None:
-            fields["max_ticks"] = max_ticks
+            fields["max_ticks"] = max_ticks + self.max_start
         self.request = Ensemble.parse(fields, registry)
         assert self.request.message is not None
         self.config = LLMConfig.resolve(world.config.get("llm"), dict(_OFFLINE))
@@ -263,12 +283,21 @@ class Simulator:
         imported ones come in), in agents (a particle filter weighs them by the observation's likelihood).
         ``reseeds``: the run's branches (:data:`sim.runs.epidemic_kernels.Reseeds`), where :attr:`branches`."""
         first = int(run_seed) * self.replicates
-        imports = self._imports(row)
-        self._reseeds = reseeds
+        start = self.start_of(row)
+        imports = padded(self._imports(row), start)
+        params = shifted_params(self.typed(row), start)
+        self._reseeds = shifted_reseeds(reseeds, start)
         try:
-            return self._run(self.typed(row), first) if imports is None else self._run_imported(row, first, imports)
+            runs = self._run(params, first) if imports is None else self._run_imported(params, first, imports)
         finally:
             self._reseeds = None
+        return [shifted_run(r, start, self._length) for r in runs] if self.max_start else runs
+
+    def start_of(self, row: np.ndarray) -> int:
+        """The particle ``row``'s start: the rounds its epidemic runs before the observation's first tick."""
+        if self._fitted_start is None:
+            return self._fixed_start
+        return int(round(float(row[self._fitted_start])))
 
     @property
     def branches(self) -> bool:
@@ -276,12 +305,12 @@ class Simulator:
         kernels, one run a simulation."""
         return self.batched and self.model in ("sir", "seir") and self.replicates == 1
 
-    def _run_imported(self, row: np.ndarray, first: int, imports: Imports) -> list[RunEntry]:
-        """The particle's runs with ``imports``, their imported agents taken out of the per-tick counts that
-        count them (the local cases, which the data's column counts)."""
+    def _run_imported(self, params: dict[str, Any], first: int, imports: Imports) -> list[RunEntry]:
+        """The particle's runs (of its model's ``params``) with ``imports``, their imported agents taken out of the
+        per-tick counts that count them (the local cases, which the data's column counts)."""
         self._particle_imports = imports
         try:
-            runs = self._run(self.typed(row), first)
+            runs = self._run(params, first)
         finally:
             self._particle_imports = None
         return [
