@@ -2,7 +2,8 @@
 as ``agora backtest --plan`` parses it and set up as the backtest sets it up (the world's size, the observation
 read, the cuts placed on its ticks, the horizons inside the data, the serial interval and the methods' needs).
 
-    .venv/bin/python docs/backtests/v2/check.py      (after docs/backtests/v2/run.sh built the worlds)
+    .venv/bin/python docs/backtests/v2/check.py [FOLDER]   (after docs/backtests/v2/run.sh built the worlds;
+                                                          FOLDER: another folder of plans, docs/backtests/v3)
 """
 
 from __future__ import annotations
@@ -30,8 +31,9 @@ def world_of(name: str) -> Path:
 
 def main() -> int:
     bad = 0
+    folder = Path(sys.argv[1]).resolve() if len(sys.argv) > 1 else HERE
     os.chdir(ROOT)
-    for plan in sorted(HERE.glob("*.toml")):
+    for plan in sorted(folder.glob("*.toml")):
         path = world_of(plan.stem)
         try:
             request = Backtest.parse({"plan": str(plan)})
