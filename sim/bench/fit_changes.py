@@ -12,6 +12,8 @@ its observation the same one run with the truth. Two fits of it with the same bu
 
 - **stages**: the plain fit with Erlang stages (``gamma_stages=3``, and ``sigma_stages=3`` for ``seir``), fixed: a
   stage counter a case in the kernel;
+- **walk**: the plain fit with a random walk of log-transmission (``walk=0.1`` fixed; :mod:`sim.runs.fit.walk`): a
+  change point every round, one table of thresholds a round;
 - **neutral**: the same change points, every multiplier fixed at 1: the same epidemics as the plain fit's (the
   closed week of ``changes`` makes some runs smaller, and so cheaper), so that its ratio is what the machinery
   alone costs.
@@ -77,7 +79,7 @@ def bench_changes(
     if not source.is_file():
         out.update(available=False, reason=f"{source} is missing: set $AGORA_DATA (or give --data) to its folder")
         return out
-    rates: dict[str, list[float]] = {"plain": [], "changes": [], "neutral": [], "stages": []}
+    rates: dict[str, list[float]] = {"plain": [], "changes": [], "neutral": [], "stages": [], "walk": []}
     kernels: dict[str, str] = {}
     with tempfile.TemporaryDirectory(prefix="agora-bench-changes-") as tmp:
         _say(progress, f"making the world from {case.dataset}", 0.0)
@@ -95,6 +97,7 @@ def bench_changes(
             "changes": {**base, **fitted, **fixed},
             "neutral": {**base, **neutral},
             "stages": {**base, **stages},
+            "walk": {**base, "walk": 0.1},
         }
         order = list(params)
         done, total = 0, len(order) * repeats
@@ -123,10 +126,11 @@ def bench_changes(
     out["ratio"] = round(medians["changes"] / plain, 3) if plain else None
     out["ratio_neutral"] = round(medians["neutral"] / plain, 3) if plain else None
     out["ratio_stages"] = round(medians["stages"] / plain, 3) if plain else None
+    out["ratio_walk"] = round(medians["walk"] / plain, 3) if plain else None
     out["target"] = (
         f"the fits with changes and with stages at least {RATIO_TARGET:g} times as fast a simulation as without"
     )
-    ratios = (out["ratio"], out["ratio_stages"])
+    ratios = (out["ratio"], out["ratio_stages"], out["ratio_walk"])
     out["verdict"] = "met" if all(x is not None and x >= RATIO_TARGET for x in ratios) else "not met"
     out["available"] = True
     _say(progress, "done", 1.0)
@@ -151,6 +155,7 @@ def changes_lines(r: dict[str, Any]) -> list[str]:
         f"neutral (all 1)      {r['median']['neutral']:,.1f} simulations/s (median of {rates['neutral']}: the same "
         "epidemics as the plain fit's)",
         f"with Erlang stages   {r['median']['stages']:,.1f} simulations/s (median of {rates['stages']})",
-        f"ratio                {r['ratio']:.2f} (neutral {r['ratio_neutral']:.2f}, stages {r['ratio_stages']:.2f}): "
-        f"{r['target']}: {r['verdict']}",
+        f"with a walk (0.1)    {r['median']['walk']:,.1f} simulations/s (median of {rates['walk']})",
+        f"ratio                {r['ratio']:.2f} (neutral {r['ratio_neutral']:.2f}, stages {r['ratio_stages']:.2f}, "
+        f"walk {r['ratio_walk']:.2f}): {r['target']}: {r['verdict']}",
     ]

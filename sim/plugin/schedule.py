@@ -22,6 +22,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 #: A change point's key: ``NAME~ROUND`` or ``NAME@LAYER~ROUND``.
 TIME_KEY = re.compile(r"([A-Za-z_][A-Za-z0-9_]*(?:@[A-Za-z][A-Za-z0-9_]{0,31})?)~([0-9]{1,7})")
 #: The latest round a change point may name.
@@ -62,11 +64,15 @@ class Schedule:
 
 
 def _held(keys: dict[int, float], rounds: tuple[int, ...]) -> tuple[float, ...]:
-    """Each segment's multiplier from ``keys`` (round -> multiplier): the latest key at or before its start."""
-    out = []
+    """Each segment's multiplier from ``keys`` (round -> multiplier): the latest key at or before its start (one
+    pass: the segments' starts and the keys' rounds both ascending)."""
+    order = sorted(keys)
+    out, held, k = [], 1.0, 0
     for start in (0, *rounds):
-        at = [r for r in keys if r <= start]
-        out.append(float(keys[max(at)]) if at else 1.0)
+        while k < len(order) and order[k] <= start:
+            held = float(keys[order[k]])
+            k += 1
+        out.append(held)
     return tuple(out)
 
 
@@ -112,4 +118,25 @@ def values_at(
         if own is not None:
             v = v * own[segment]
         values.append(min(top, v))
+    return base, values
+
+
+def segment_values(
+    params: Mapping[str, Any], schedule: Schedule, layers: tuple[str, ...], cap: float | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`values_at` of every segment at once: the values for an edge in no layer ``(segments,)`` and in each
+    layer ``(segments, layers)``, the same floating-point numbers (the same products in the same order, then the
+    cap), made by numpy for a schedule of many segments (a random walk's: one a round)."""
+    name = schedule.name
+    given = float(params[name])
+    m = np.asarray(schedule.whole, dtype=np.float64)
+    top = np.inf if cap is None else float(cap)
+    base = np.minimum(top, given * m)
+    values = np.empty((m.size, len(layers)), dtype=np.float64)
+    for i, lay in enumerate(layers):
+        v = float(params.get(f"{name}@{lay}", given)) * m
+        own = schedule.layers.get(lay)
+        if own is not None:
+            v = v * np.asarray(own, dtype=np.float64)
+        values[:, i] = np.minimum(top, v)
     return base, values

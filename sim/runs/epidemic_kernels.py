@@ -33,7 +33,7 @@ from numba import njit
 
 from sim.model.imports import TRIES
 from sim.plugin.arrays import MASKS, layer_table, layer_tables, scale_edges
-from sim.plugin.schedule import has_changes, schedule_of, values_at
+from sim.plugin.schedule import has_changes, schedule_of, segment_values
 from sim.runs.kernels import (
     AT_ATTEMPTS,
     AT_EXPOSED,
@@ -157,7 +157,8 @@ def epidemic_law(model: str, world: World, params: Mapping[str, object], combine
     chance that an attempt along it succeeds, as the engine's ``ctx.transmission("beta", edges,
     weighted=params["trust_weighted"])`` gives it (the values ``beta@LAYER`` combined over an edge's layers as
     ``combine`` says: the parameter's ``per_edge``), as integer thresholds; with change points of ``beta``
-    (``beta~ROUND``, :mod:`sim.plugin.schedule`), one table a segment, from the engine's own :func:`values_at`."""
+    (``beta~ROUND``, :mod:`sim.plugin.schedule`), one table a segment, of the engine's own numbers
+    (:func:`segment_values`)."""
     base = float(params["beta"])  # type: ignore[arg-type]
     rates = np.array([base, *stage_chances(model, params)], dtype=np.float64)
     layers = world.layers if world.graph.layer is not None else ()
@@ -166,14 +167,16 @@ def epidemic_law(model: str, world: World, params: Mapping[str, object], combine
         values = [float(params.get(f"beta@{lay}", base)) for lay in layers]  # type: ignore[arg-type]
         by_edge, by_mask, layer = _chances(world, base, values, combine, bool(params.get("trust_weighted")))
         return rates, by_edge, by_mask, layer, *NO_IMPORTS, *NO_CHANGES
-    segments = [values_at(params, schedule, layers, s, BETA_MAX) for s in range(schedule.segments)]
-    bases = np.array([b for b, _ in segments], dtype=np.float64)
+    bases, table_values = segment_values(params, schedule, layers, BETA_MAX)
     seg_of = np.searchsorted(np.array(schedule.rounds), np.arange(schedule.rounds[-1] + 1), side="right")
     timed = (seg_of.astype(np.int64), thresholds(bases))
     weighted = bool(params.get("trust_weighted"))
     if layers and not weighted and all(f is None for f in _edge_factors(world)):  # a table of 256 a segment, at once
-        tables = layer_tables(bases, np.array([v for _, v in segments], dtype=np.float64), combine)
+        tables = layer_tables(bases, table_values, combine)
         return rates, _EMPTY, thresholds(tables).ravel(), np.asarray(world.graph.layer), *NO_IMPORTS, *timed
+    if not layers and not weighted and all(f is None for f in _edge_factors(world)):  # beta's thresholds alone
+        return rates, _EMPTY, _EMPTY, _NO_LAYER, *NO_IMPORTS, *timed
+    segments = [(float(b), [float(v) for v in row]) for b, row in zip(bases, table_values, strict=True)]
     each = [_chances(world, b, values, combine, weighted) for b, values in segments]
     by_edge = np.concatenate([t[0] for t in each])
     by_mask = np.concatenate([t[1] for t in each])

@@ -24,6 +24,7 @@ from sim.plugin.params import param_for, param_spec
 from sim.runs.fit.priors import Prior
 from sim.runs.fit.reporting import REPORT
 from sim.runs.fit.start import START
+from sim.runs.fit.walk import WALK
 from sim.store.seriesio import (
     READ_ERRORS,
     check_series_path,
@@ -92,7 +93,7 @@ CHANNEL_COLUMN = "channel."
 def posterior_column(name: str, result: FitResult) -> str:
     """The posterior file's column of the fitted parameter ``name``: a channel's fraction marked as the
     observation model's (``ifr`` -> ``channel.ifr``; ``report`` and ``import`` keep their names)."""
-    if name in result.observation and name not in (REPORT, IMPORT, START):
+    if name in result.observation and name not in (REPORT, IMPORT, START, WALK):
         return CHANNEL_COLUMN + name
     return name
 
@@ -131,7 +132,7 @@ def _observation_only(name: str, schema: Mapping[str, object]) -> bool:
     ``channel.NAME``) or the fit's rate of importations (``import``), where the model has no parameter of that name:
     a forecast of a session runs the model, whose true counts no reporting thins and into which nothing is
     imported."""
-    return (name in (REPORT, IMPORT, START) and name not in schema) or name.startswith(CHANNEL_COLUMN)
+    return (name in (REPORT, IMPORT, START, WALK) and name not in schema) or name.startswith(CHANNEL_COLUMN)
 
 
 def _posterior_columns(path: str, head: list[str], registry: Registry, session: PropagationSession) -> list[str]:

@@ -39,6 +39,7 @@ from sim.runs.fit.start import (
     shifted_run,
     start_range_error,
 )
+from sim.runs.fit.walk import MAX_WALK, WALK, fixed_walk, transmission_name, walk_range_error, walked
 from sim.runs.reports import RunEntry
 from sim.runs.runner import EnsembleRuns
 from sim.runs.transport import fork_available, map_forked
@@ -61,6 +62,11 @@ def _check_priors(model: str, registry: Registry, priors: Priors, fractions: Seq
         if prior.name in fractions and prior.name not in schema:
             if prior.lo < 0 or prior.hi > 1:
                 raise fraction_range_error(prior.name, prior.describe())
+            continue
+        if prior.name == WALK and WALK not in schema:
+            if prior.lo < 0 or prior.hi > MAX_WALK:
+                raise walk_range_error(prior.describe())
+            transmission_name(schema, model)
             continue
         if prior.name == START and START not in schema:
             if prior.lo < 0 or prior.hi > MAX_START:
@@ -145,7 +151,7 @@ class Simulator:
         self.names = priors.names
         self.schema = registry.model(model).params
         #: The parameters that are not the model's: the observation model's fractions and the importation rate.
-        self.apart = {IMPORT, START, *fractions} - set(self.schema)
+        self.apart = {IMPORT, START, WALK, *fractions} - set(self.schema)
         self.fixed, self.horizon = dict(fixed), steps or max_ticks
         #: The epidemic's start (:mod:`sim.runs.fit.start`): fixed, or fitted (its column), and the most rounds a
         #: run is made longer for it; the ticks a run's series keeps (None: until done).
@@ -153,6 +159,13 @@ class Simulator:
         self._fitted_start = self.names.index(START) if START in self.names and START in self.apart else None
         hi = math.ceil(priors.items[self._fitted_start].hi) if self._fitted_start is not None else 0
         self.max_start, self._length = max(self._fixed_start, hi), steps
+        #: The random walk of log-transmission (:mod:`sim.runs.fit.walk`): fixed or fitted volatility, the parameter
+        #: it moves, and the rounds of a run it covers.
+        self._fixed_walk = fixed_walk(fixed[WALK]) if WALK in fixed and WALK in self.apart else 0.0
+        self._fitted_walk = self.names.index(WALK) if WALK in self.names and WALK in self.apart else None
+        walks = self._fitted_walk is not None or self._fixed_walk > 0
+        self._walk_name = transmission_name(self.schema, model) if walks else ""
+        self._rounds = (steps if steps is not None else max_ticks) + self.max_start
         self.observation: Observation | None = None
         self.import_rate: float | None = None  # a fixed importation rate (people a tick), where one is given
         if IMPORT not in self.schema and IMPORT in fixed:
@@ -286,6 +299,9 @@ class Simulator:
         start = self.start_of(row)
         imports = padded(self._imports(row), start)
         params = shifted_params(self.typed(row), start)
+        volatility = self._fixed_walk if self._fitted_walk is None else float(row[self._fitted_walk])
+        if volatility > 0.0:
+            params = walked(params, self._walk_name, volatility, int(run_seed), self._rounds)
         self._reseeds = shifted_reseeds(reseeds, start)
         try:
             runs = self._run(params, first) if imports is None else self._run_imported(params, first, imports)
