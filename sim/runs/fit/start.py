@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
 
 import numpy as np
 
@@ -54,7 +53,7 @@ def fixed_start(text: str) -> int:
     return int(value)
 
 
-def shifted_params(params: Mapping[str, Any], start: int) -> dict[str, Any]:
+def shifted_params(params: Mapping[str, object], start: int) -> dict[str, object]:
     """``params`` with each change point's round moved ``start`` rounds on (``beta~20`` -> ``beta~25`` for 5): a
     change point names an observation's tick."""
     if not start:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
 
 import numpy as np
 
@@ -59,7 +58,7 @@ def path(volatility: float, seed: int, rounds: int) -> np.ndarray:
     return np.minimum(np.exp(np.cumsum(volatility * steps)), MAX_MULTIPLIER)
 
 
-def walked(params: Mapping[str, Any], name: str, volatility: float, seed: int, rounds: int) -> dict[str, Any]:
+def walked(params: Mapping[str, object], name: str, volatility: float, seed: int, rounds: int) -> dict[str, object]:
     """``params`` with the walk of ``name`` over ``rounds`` rounds as change points, times any change points of
     the whole parameter it had (the multiplier they hold at each round)."""
     if volatility <= 0.0 or rounds < 1:
@@ -74,7 +73,7 @@ def walked(params: Mapping[str, Any], name: str, volatility: float, seed: int, r
     return out
 
 
-def transmission_name(schema: Mapping[str, Any], model: str) -> str:
+def transmission_name(schema: Mapping[str, object], model: str) -> str:
     """The model's one per-edge parameter, which the walk moves.
 
     Raises:
