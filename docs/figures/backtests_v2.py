@@ -1,6 +1,8 @@
 """The v2 backtests of docs/backtesting.md (issue 75): tables and a figure from each v2 plan's ``--json`` output.
 
     python docs/figures/backtests_v2.py DIR     # DIR holds NAME.json, one per plan of docs/backtests/v2/NAME.toml
+    python docs/figures/backtests_v2.py DIR3 DIR2   # the v3 plans' outputs, beside v2's (the ensemble's and
+                                                    # Agora's relative WIS there); draws backtests-v3.png
 
 Prints, for the eight daily curves and then the three weekly aggregates, each method's WIS relative to persistence
 over all cuts and horizons with its 50 % and 90 % coverage, the ensemble's and Agora's energy score relative to
@@ -65,15 +67,23 @@ def _rel_energy(m: dict | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
-def table(folder: Path, names: dict[str, str]) -> tuple[list[str], dict[str, dict]]:
+def _earlier(beside: Path | None, name: str) -> str:
+    path = None if beside is None else beside / f"{name}.json"
+    if path is None or not path.exists():
+        return "-"
+    s = json.loads(path.read_text())["scores"]
+    return f"{s['ensemble']['all']['relative_wis']:.2f} / {s['agora']['all']['relative_wis']:.2f}"
+
+
+def table(folder: Path, names: dict[str, str], beside: Path | None = None) -> tuple[list[str], dict[str, dict]]:
     head = "| data set | plan sha256 | ensemble | agora | renewal | persistence | energy: ensemble / agora | agora v1 "
-    head += "| s |"
-    rows = [head, "|" + "---|" * 9]
+    head += "| s |" if beside is None else "| before: ensemble / agora | s |"
+    rows = [head, "|" + "---|" * (9 if beside is None else 10)]
     found = {}
     for name, title in names.items():
         path = folder / f"{name}.json"
         if not path.exists():
-            rows.append(f"| {title} | not run |" + " |" * 7)
+            rows.append(f"| {title} | not run |" + " |" * (7 if beside is None else 8))
             continue
         d = json.loads(path.read_text())
         found[name] = d
@@ -81,6 +91,8 @@ def table(folder: Path, names: dict[str, str]) -> tuple[list[str], dict[str, dic
         cells = [title, d["plan"]["sha256"][:12]] + [_cell(s.get(m)) for m in METHODS]
         cells.append(f"{_rel_energy(s.get('ensemble'))} / {_rel_energy(s.get('agora'))}")
         cells.append(f"{V1[name]:.2f}" if name in V1 else "-")
+        if beside is not None:
+            cells.append(_earlier(beside, name))
         cells.append(f"{d['seconds']:.0f}")
         rows.append("| " + " | ".join(cells) + " |")
     return rows, found
@@ -138,17 +150,18 @@ def figure(found: dict[str, dict], out: Path) -> None:
     fig.savefig(out, dpi=90)
 
 
-def main(folder: Path) -> None:
-    rows, daily = table(folder, DAILY)
+def main(folder: Path, beside: Path | None = None) -> None:
+    rows, daily = table(folder, DAILY, beside)
     print("\n".join(rows))
     print()
-    rows, weekly = table(folder, WEEKLY)
+    rows, weekly = table(folder, WEEKLY, beside)
     print("\n".join(rows))
     print()
     if daily:
         print("\n".join(target(daily)))
-    figure({**daily, **weekly}, Path(__file__).resolve().parent / "backtests-v2.png")
+    name = "backtests-v2.png" if beside is None else "backtests-v3.png"
+    figure({**daily, **weekly}, Path(__file__).resolve().parent / name)
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]))
+    main(Path(sys.argv[1]), Path(sys.argv[2]) if len(sys.argv) > 2 else None)

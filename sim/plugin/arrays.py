@@ -323,20 +323,22 @@ def _mask_bits(width: int) -> np.ndarray:
     return bits
 
 
-def layer_tables(base: np.ndarray, values: np.ndarray, combine: str) -> np.ndarray:
+def layer_tables(base: np.ndarray, values: np.ndarray, combine: str, masks: np.ndarray | None = None) -> np.ndarray:
     """:func:`layer_table` of several value sets at once (a parameter's change points, one set a segment):
     ``base`` (one value a set) and ``values`` (a row a set, a column a layer) give a table a set, ``(sets,
-    masks)``; each row the same numbers :func:`layer_table` gives of its set, to the bit (it is the same code)."""
+    masks)``; each row the same numbers :func:`layer_table` gives of its set, to the bit (it is the same code).
+    ``masks``: only these layer masks' columns (ascending; None: all 256), each the number the full table has."""
     v = np.asarray(values, dtype=np.float64)
     width = v.shape[1]
-    bits = _mask_bits(width)
+    chosen = np.arange(MASKS) if masks is None else np.asarray(masks, dtype=np.int64)
+    bits = _mask_bits(width)[chosen]
     if combine == "probability":
         table = 1.0 - np.prod(np.where(bits, 1.0 - v[:, None, :], 1.0), axis=2)
     else:
         table = np.sum(np.where(bits, v[:, None, :], 0.0), axis=2)
-    single = 1 << np.arange(width)
-    table[:, single] = v  # one layer: the value itself, not 1 - (1 - v)
-    table[:, 0] = base
+    for i in range(width):  # one layer: the value itself, not 1 - (1 - v)
+        table[:, chosen == (1 << i)] = v[:, i : i + 1]
+    table[:, chosen == 0] = base[:, None]
     return table
 
 

@@ -64,16 +64,14 @@ class Schedule:
 
 
 def _held(keys: dict[int, float], rounds: tuple[int, ...]) -> tuple[float, ...]:
-    """Each segment's multiplier from ``keys`` (round -> multiplier): the latest key at or before its start (one
-    pass: the segments' starts and the keys' rounds both ascending)."""
-    order = sorted(keys)
-    out, held, k = [], 1.0, 0
-    for start in (0, *rounds):
-        while k < len(order) and order[k] <= start:
-            held = float(keys[order[k]])
-            k += 1
-        out.append(held)
-    return tuple(out)
+    """Each segment's multiplier from ``keys`` (round -> multiplier): the latest key at or before its start."""
+    if not keys:
+        return (1.0,) * (len(rounds) + 1)
+    at = np.fromiter(keys, dtype=np.int64, count=len(keys))
+    order = np.argsort(at, kind="stable")
+    values = np.fromiter(keys.values(), dtype=np.float64, count=len(keys))[order]
+    which = np.searchsorted(at[order], np.array((0, *rounds), dtype=np.int64), side="right") - 1
+    return tuple(np.where(which >= 0, values[np.maximum(which, 0)], 1.0).tolist())
 
 
 @functools.lru_cache(maxsize=256)
@@ -140,3 +138,20 @@ def segment_values(
             v = v * np.asarray(own, dtype=np.float64)
         values[:, i] = np.minimum(top, v)
     return base, values
+
+
+def walk_schedule(params: Mapping[str, Any], name: str, multipliers: np.ndarray) -> Schedule:
+    """The schedule of a random walk's ``multipliers`` (rounds ``1 ..``; :mod:`sim.runs.fit.walk`) with the layers'
+    change points in ``params``: a segment a round, as :func:`schedule_of` makes it of the walk's keys (the same
+    multipliers at every round the runs reach; the whole parameter's own keys are in the multipliers already)."""
+    rounds = tuple(range(1, multipliers.size + 1))
+    layers: dict[str, dict[int, float]] = {}
+    for key, value in params.items():
+        if "~" not in key:
+            continue
+        base, at = split_time(key)
+        param, _, layer = base.partition("@")
+        if at is not None and param == name and layer:
+            layers.setdefault(layer, {})[at] = float(value)
+    whole = (1.0, *multipliers.tolist())
+    return Schedule(name, rounds, whole, {k: _held(v, rounds) for k, v in layers.items()})

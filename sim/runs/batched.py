@@ -635,10 +635,12 @@ class KernelRuns:
         params: Mapping[str, object] | None = None,
         imports: Imports | None = None,
         reseeds: np.ndarray | None = None,
+        walk: np.ndarray | None = None,
     ) -> list[RunEntry]:
         """As :func:`run_batched`: runs ``runs`` with session seeds ``seed + r`` (``params``: the model's
         parameters instead of the probe's; ``imports``: the importations instead of the probe's; ``reseeds``: every
-        run's branches, :data:`sim.runs.epidemic_kernels.Reseeds`, for ``sir`` and ``seir``)."""
+        run's branches, :data:`sim.runs.epidemic_kernels.Reseeds`, for ``sir`` and ``seir``; ``walk``: a random
+        walk's multipliers of ``beta``, :func:`sim.runs.epidemic_kernels.epidemic_law`)."""
         probe, csr, rounds_cap, direct = self.probe, self.csr, self.rounds_cap, self.direct
         imports = probe.imports if imports is None else imports
         imported = None if imports is None else (imports.counts, imports.rates)
@@ -653,7 +655,7 @@ class KernelRuns:
             if self._combine is None:
                 self._combine = buf.epidemics.combine_of(probe)
             law = buf.epidemics.with_imports(
-                buf.epidemics.epidemic_law(model, self.world, typed, self._combine), imported
+                buf.epidemics.epidemic_law(model, self.world, typed, self._combine, walk), imported
             )
         for r in runs:
             t0 = time.perf_counter()

@@ -33,7 +33,7 @@ from numba import njit
 
 from sim.model.imports import TRIES
 from sim.plugin.arrays import MASKS, layer_table, layer_tables, scale_edges
-from sim.plugin.schedule import has_changes, schedule_of, segment_values
+from sim.plugin.schedule import has_changes, schedule_of, segment_values, walk_schedule
 from sim.runs.kernels import (
     AT_ATTEMPTS,
     AT_EXPOSED,
@@ -152,17 +152,22 @@ def stage_chances(model: str, params: Mapping[str, object]) -> tuple[float, floa
     return sigma, gamma, k_sigma, k_gamma
 
 
-def epidemic_law(model: str, world: World, params: Mapping[str, object], combine: str = "probability") -> Law:
+def epidemic_law(
+    model: str, world: World, params: Mapping[str, object], combine: str = "probability", walk: np.ndarray | None = None
+) -> Law:
     """The :data:`Law` of a ``sir`` or ``seir`` run of ``params`` on ``world``: its rates, and each out-edge's
     chance that an attempt along it succeeds, as the engine's ``ctx.transmission("beta", edges,
     weighted=params["trust_weighted"])`` gives it (the values ``beta@LAYER`` combined over an edge's layers as
     ``combine`` says: the parameter's ``per_edge``), as integer thresholds; with change points of ``beta``
     (``beta~ROUND``, :mod:`sim.plugin.schedule`), one table a segment, of the engine's own numbers
-    (:func:`segment_values`)."""
+    (:func:`segment_values`); ``walk``: a random walk's multipliers of ``beta`` a round (:mod:`sim.runs.fit.walk`),
+    the same law as its change points ``beta~d`` give, made without them."""
     base = float(params["beta"])  # type: ignore[arg-type]
     rates = np.array([base, *stage_chances(model, params)], dtype=np.float64)
     layers = world.layers if world.graph.layer is not None else ()
     schedule = schedule_of(params, "beta") if has_changes(params) else None
+    if walk is not None:
+        schedule = walk_schedule(params, "beta", walk)
     if schedule is None:
         values = [float(params.get(f"beta@{lay}", base)) for lay in layers]  # type: ignore[arg-type]
         by_edge, by_mask, layer = _chances(world, base, values, combine, bool(params.get("trust_weighted")))
@@ -172,8 +177,11 @@ def epidemic_law(model: str, world: World, params: Mapping[str, object], combine
     timed = (seg_of.astype(np.int64), thresholds(bases))
     weighted = bool(params.get("trust_weighted"))
     if layers and not weighted and all(f is None for f in _edge_factors(world)):  # a table of 256 a segment, at once
-        tables = layer_tables(bases, table_values, combine)
-        return rates, _EMPTY, thresholds(tables).ravel(), np.asarray(world.graph.layer), *NO_IMPORTS, *timed
+        layer = np.asarray(world.graph.layer)
+        used = _masks_of(layer)  # the masks the edges carry: the others are never read
+        tables = np.zeros((bases.size, MASKS), dtype=np.uint64)
+        tables[:, used] = thresholds(layer_tables(bases, table_values, combine, used))
+        return rates, _EMPTY, tables.ravel(), layer, *NO_IMPORTS, *timed
     if not layers and not weighted and all(f is None for f in _edge_factors(world)):  # beta's thresholds alone
         return rates, _EMPTY, _EMPTY, _NO_LAYER, *NO_IMPORTS, *timed
     segments = [(float(b), [float(v) for v in row]) for b, row in zip(bases, table_values, strict=True)]
@@ -181,6 +189,20 @@ def epidemic_law(model: str, world: World, params: Mapping[str, object], combine
     by_edge = np.concatenate([t[0] for t in each])
     by_mask = np.concatenate([t[1] for t in each])
     return rates, by_edge, by_mask, each[0][2], *NO_IMPORTS, *timed
+
+
+#: The last layer array's masks (:func:`_masks_of`): ``(the array, its distinct masks)``.
+_MASKS_SEEN: list[tuple[np.ndarray, np.ndarray]] = []
+
+
+def _masks_of(layer: np.ndarray) -> np.ndarray:
+    """The distinct layer masks of ``layer`` (ascending), kept for the next call on the same array (a fit asks
+    once a particle; a graph's arrays are replaced, never written in place, when its edges change)."""
+    if _MASKS_SEEN and _MASKS_SEEN[0][0] is layer:
+        return _MASKS_SEEN[0][1]
+    used = np.unique(layer).astype(np.int64)
+    _MASKS_SEEN[:] = [(layer, used)]
+    return used
 
 
 def _chances(

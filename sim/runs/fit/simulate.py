@@ -39,7 +39,15 @@ from sim.runs.fit.start import (
     shifted_run,
     start_range_error,
 )
-from sim.runs.fit.walk import MAX_WALK, WALK, fixed_walk, transmission_name, walk_range_error, walked
+from sim.runs.fit.walk import (
+    MAX_WALK,
+    WALK,
+    fixed_walk,
+    multipliers,
+    transmission_name,
+    walk_range_error,
+    walked,
+)
 from sim.runs.reports import RunEntry
 from sim.runs.runner import EnsembleRuns
 from sim.runs.transport import fork_available, map_forked
@@ -207,6 +215,7 @@ class Simulator:
         self._import_counts: np.ndarray | None = None
         self._particle_imports: Imports | None = None
         self._reseeds: np.ndarray | None = None  # a particle filter's branches of the run being made (true_runs)
+        self._walk: np.ndarray | None = None  # the run's walk of transmission, for the kernel (true_runs)
         self._same_imports: Imports | None = None
         self._import_after, self._import_scale = 0.0, 1.0
         cls = registry.model(model)
@@ -300,13 +309,16 @@ class Simulator:
         imports = padded(self._imports(row), start)
         params = shifted_params(self.typed(row), start)
         volatility = self._fixed_walk if self._fitted_walk is None else float(row[self._fitted_walk])
-        if volatility > 0.0:
+        if volatility > 0.0 and self.batched and self.model in batched.LAYERED_MODELS:
+            # The kernel takes the walk's multipliers themselves (the same law as its keys, made without them).
+            self._walk = multipliers(params, self._walk_name, volatility, int(run_seed), self._rounds)
+        elif volatility > 0.0:
             params = walked(params, self._walk_name, volatility, int(run_seed), self._rounds)
         self._reseeds = shifted_reseeds(reseeds, start)
         try:
             runs = self._run(params, first) if imports is None else self._run_imported(params, first, imports)
         finally:
-            self._reseeds = None
+            self._reseeds, self._walk = None, None
         return [shifted_run(r, start, self._length) for r in runs] if self.max_start else runs
 
     def start_of(self, row: np.ndarray) -> int:
@@ -361,7 +373,7 @@ class Simulator:
                 max_ticks=req.max_ticks,
             )
         return self._kernel.runs(
-            first, self._replicas, params=params, imports=self._particle_imports, reseeds=self._reseeds
+            first, self._replicas, params=params, imports=self._particle_imports, reseeds=self._reseeds, walk=self._walk
         )
 
     def warm(self) -> None:

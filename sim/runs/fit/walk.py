@@ -58,18 +58,26 @@ def path(volatility: float, seed: int, rounds: int) -> np.ndarray:
     return np.minimum(np.exp(np.cumsum(volatility * steps)), MAX_MULTIPLIER)
 
 
-def walked(params: Mapping[str, object], name: str, volatility: float, seed: int, rounds: int) -> dict[str, object]:
-    """``params`` with the walk of ``name`` over ``rounds`` rounds as change points, times any change points of
-    the whole parameter it had (the multiplier they hold at each round)."""
-    if volatility <= 0.0 or rounds < 1:
-        return dict(params)
-    multipliers = path(volatility, seed, rounds)
-    own = schedule_of({k: v for k, v in params.items() if k.startswith(f"{name}~") or k == name}, name)
+def multipliers(params: Mapping[str, object], name: str, volatility: float, seed: int, rounds: int) -> np.ndarray:
+    """The walk's multiplier of ``name`` at rounds ``1 .. rounds`` (float64): the path times the multiplier any
+    change points of the whole parameter in ``params`` hold at each round, capped."""
+    out = path(volatility, seed, rounds)
+    given = {k: v for k, v in params.items() if k.startswith(f"{name}~")}
+    own = schedule_of({name: params[name], **given}, name) if given else None
     if own is not None:
         held = np.array([own.whole[own.segment(d)] for d in range(1, rounds + 1)], dtype=np.float64)
-        multipliers = np.minimum(multipliers * held, MAX_MULTIPLIER)
+        out = np.minimum(out * held, MAX_MULTIPLIER)
+    return out
+
+
+def walked(params: Mapping[str, object], name: str, volatility: float, seed: int, rounds: int) -> dict[str, object]:
+    """``params`` with the walk of ``name`` over ``rounds`` rounds as change points (:func:`multipliers`), as the
+    engine runs it; the compiled kernels take the multipliers themselves (the same floats)."""
+    if volatility <= 0.0 or rounds < 1:
+        return dict(params)
+    m = multipliers(params, name, volatility, seed, rounds)
     out = {k: v for k, v in params.items() if not k.startswith(f"{name}~")}
-    out.update({f"{name}~{d}": float(m) for d, m in enumerate(multipliers.tolist(), start=1)})
+    out.update({f"{name}~{d}": float(x) for d, x in enumerate(m.tolist(), start=1)})
     return out
 
 
