@@ -75,6 +75,16 @@ _SIGMA_STAGES = Param(
 )
 
 
+#: The parameters of sir and sis (seir adds sigma and its stages).
+_SIR_PARAMS = {
+    "beta": _BETA,
+    "gamma": _GAMMA,
+    "trust_weighted": _WEIGHTED,
+    "feed_weight": _FEED_WEIGHT,
+    "gamma_stages": _GAMMA_STAGES,
+}
+
+
 def _ends(ctx: StepContext, agents: np.ndarray, rate: float, stages: int, key: str) -> np.ndarray:
     """Which of ``agents`` (ascending) end their period this round: one ``ctx.random_agents`` number each, below
     ``min(1, stages * rate)`` moving the agent one stage on (its stage in ``ctx.store[key]``); the last stage's move
@@ -170,13 +180,7 @@ class SIR(_Compartmental):
     name = "sir"
     version = "1.0"
     description = "SIR epidemic: infect followers with probability beta per round, recover with probability gamma."
-    params = {
-        "beta": _BETA,
-        "gamma": _GAMMA,
-        "trust_weighted": _WEIGHTED,
-        "feed_weight": _FEED_WEIGHT,
-        "gamma_stages": _GAMMA_STAGES,
-    }
+    params = dict(_SIR_PARAMS)
     states = ("S", "I", "R")
     adopted_states = (1, 2)
     transmitting_states = (1,)
@@ -193,13 +197,7 @@ class SIS(_Compartmental):
     name = "sis"
     version = "1.0"
     description = "SIS epidemic: like SIR, but recovered agents are susceptible again and can be reinfected."
-    params = {
-        "beta": _BETA,
-        "gamma": _GAMMA,
-        "trust_weighted": _WEIGHTED,
-        "feed_weight": _FEED_WEIGHT,
-        "gamma_stages": _GAMMA_STAGES,
-    }
+    params = dict(_SIR_PARAMS)
     states = ("S", "I")
     adopted_states = (1,)
     transmitting_states = (1,)

@@ -22,12 +22,11 @@ import re
 
 import pytest
 from conftest import agora, one_sentence
-from test_kernel_layers import measured, village
+from test_kernel_layers import _same_runs, measured, reads, village  # noqa: F401 - reads: a fixture
 
 from sim.errors import BadParameterError
 from sim.model.registry import Registry
 from sim.plugin.schedule import schedule_of, split_time
-from sim.runs import batched
 from sim.runs.runner import run_cascades
 from sim.store.calendar import read_calendar
 from sim.store.create import synthetic_world
@@ -41,25 +40,9 @@ def worlds():
     return {"layered": plain, "measured": measured(plain), "one": synthetic_world("plain", 300, avg_degree=6, seed=3)}
 
 
-@pytest.fixture(params=["direct", "chunks"])
-def reads(request, monkeypatch):
-    if request.param == "chunks":
-        monkeypatch.setattr(batched, "DIRECT_AGENTS", 0)
-        monkeypatch.setattr(batched, "CHUNK_EDGES", 1)
-    return request.param
-
-
 def _run(world, **kw):
     base = {"registry": REGISTRY, "text": "m", "seeds": "random:3", "seed": 11, "until_done": True, "runs": 6}
     return asyncio.run(run_cascades(world, **{**base, **kw}))
-
-
-def _same_runs(got, want) -> None:
-    assert got["kernel"] == "batched" and got["kernel_reason"] is None and want["kernel"] == "engine"
-    for r, (mine, theirs) in enumerate(zip(got["runs"], want["runs"], strict=True)):
-        for key in set(mine) | set(theirs):
-            if key != "seconds":
-                assert mine.get(key) == theirs.get(key), (r, key, mine.get(key), theirs.get(key))
 
 
 LAYERED = {"beta": 0.2, "beta@household": 0.35, "beta@class": 0.1, "gamma": 0.2}
@@ -76,7 +59,8 @@ CLOSED = {"beta@class~3": 0.0, "beta@class~6": 4.0}  # closed from round 3, reop
         ("measured", "sir", {**LAYERED, "trust_weighted": True, "beta~5": 0.3, **CLOSED}),
     ],
 )
-def test_a_run_with_change_points_is_the_engines_run_of_the_same_seed(worlds, reads, where, model, params):
+@pytest.mark.usefixtures("reads")
+def test_a_run_with_change_points_is_the_engines_run_of_the_same_seed(worlds, where, model, params):
     kw = {"model": model, "params": params}
     got = _run(worlds[where], kernel="batched", **kw)
     _same_runs(got, _run(worlds[where], kernel="engine", **kw))

@@ -18,12 +18,11 @@ import asyncio
 import numpy as np
 import pytest
 from scipy.stats import chisquare, nbinom
-from test_kernel_layers import village
+from test_kernel_layers import _same_runs, reads, village  # noqa: F401 - reads: a fixture
 
 from sim.engine.requests.priors import Priors
 from sim.errors import BadParameterError
 from sim.model.registry import Registry
-from sim.runs import batched
 from sim.runs.fit.simulate import Simulator
 from sim.runs.runner import run_cascades
 from sim.store.create import synthetic_world
@@ -34,14 +33,6 @@ REGISTRY = Registry([])
 @pytest.fixture(scope="module")
 def worlds():
     return {"one": synthetic_world("plain", 4000, avg_degree=6, seed=3), "layered": village()}
-
-
-@pytest.fixture(params=["direct", "chunks"])
-def reads(request, monkeypatch):
-    if request.param == "chunks":
-        monkeypatch.setattr(batched, "DIRECT_AGENTS", 0)
-        monkeypatch.setattr(batched, "CHUNK_EDGES", 1)
-    return request.param
 
 
 def _run(world, **kw):
@@ -70,14 +61,6 @@ def test_an_infectious_period_of_k_stages_follows_its_negative_binomial_law(worl
     assert removed[: k - 1].sum() == 0  # no period shorter than k rounds
 
 
-def _same_runs(got, want) -> None:
-    assert got["kernel"] == "batched" and got["kernel_reason"] is None and want["kernel"] == "engine"
-    for r, (mine, theirs) in enumerate(zip(got["runs"], want["runs"], strict=True)):
-        for key in set(mine) | set(theirs):
-            if key != "seconds":
-                assert mine.get(key) == theirs.get(key), (r, key, mine.get(key), theirs.get(key))
-
-
 LAYERED = {"beta": 0.1, "beta@household": 0.3, "beta@class": 0.05, "gamma": 0.2}
 
 
@@ -90,7 +73,8 @@ LAYERED = {"beta": 0.1, "beta@household": 0.3, "beta@class": 0.05, "gamma": 0.2}
         ("layered", "sir", {**LAYERED, "gamma_stages": 5, "beta~4": 0.5}),
     ],
 )
-def test_a_run_with_stages_is_the_engines_run_of_the_same_seed(worlds, reads, where, model, params):
+@pytest.mark.usefixtures("reads")
+def test_a_run_with_stages_is_the_engines_run_of_the_same_seed(worlds, where, model, params):
     kw = {"model": model, "params": params}
     got = _run(worlds[where], kernel="batched", **kw)
     _same_runs(got, _run(worlds[where], kernel="engine", **kw))

@@ -103,31 +103,27 @@ def values_at(
     params: Mapping[str, Any], schedule: Schedule, layers: tuple[str, ...], segment: int, cap: float | None
 ) -> tuple[float, list[float]]:
     """The parameter's value for an edge in no layer and its value in each of ``layers`` in ``segment`` of
-    ``schedule``: the given values times the segment's multipliers, capped at ``cap``."""
-    name = schedule.name
-    given = float(params[name])
-    m = schedule.whole[segment]
-    top = float("inf") if cap is None else float(cap)
-    base = min(top, given * m)
-    values = []
-    for lay in layers:
-        own = schedule.layers.get(lay)
-        v = float(params.get(f"{name}@{lay}", given)) * m
-        if own is not None:
-            v = v * own[segment]
-        values.append(min(top, v))
-    return base, values
+    ``schedule``: the given values times the segment's multipliers, capped at ``cap`` (:func:`segment_values` of
+    that segment alone: the engine's numbers are the kernels' by being the same code)."""
+    base, values = _values(params, schedule, layers, cap, slice(segment, segment + 1))
+    return float(base[0]), values[0].tolist()
 
 
 def segment_values(
     params: Mapping[str, Any], schedule: Schedule, layers: tuple[str, ...], cap: float | None
 ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`values_at` of every segment at once: the values for an edge in no layer ``(segments,)`` and in each
-    layer ``(segments, layers)``, the same floating-point numbers (the same products in the same order, then the
-    cap), made by numpy for a schedule of many segments (a random walk's: one a round)."""
+    layer ``(segments, layers)``, made by numpy for a schedule of many segments (a random walk's: one a round)."""
+    return _values(params, schedule, layers, cap, slice(None))
+
+
+def _values(
+    params: Mapping[str, Any], schedule: Schedule, layers: tuple[str, ...], cap: float | None, which: slice
+) -> tuple[np.ndarray, np.ndarray]:
+    """The given values times the multipliers of the segments ``which`` (whole, then the layer's), capped."""
     name = schedule.name
     given = float(params[name])
-    m = np.asarray(schedule.whole, dtype=np.float64)
+    m = np.asarray(schedule.whole, dtype=np.float64)[which]
     top = np.inf if cap is None else float(cap)
     base = np.minimum(top, given * m)
     values = np.empty((m.size, len(layers)), dtype=np.float64)
@@ -135,7 +131,7 @@ def segment_values(
         v = float(params.get(f"{name}@{lay}", given)) * m
         own = schedule.layers.get(lay)
         if own is not None:
-            v = v * np.asarray(own, dtype=np.float64)
+            v = v * np.asarray(own, dtype=np.float64)[which]
         values[:, i] = np.minimum(top, v)
     return base, values
 
@@ -146,12 +142,8 @@ def walk_schedule(params: Mapping[str, Any], name: str, multipliers: np.ndarray)
     multipliers at every round the runs reach; the whole parameter's own keys are in the multipliers already)."""
     rounds = tuple(range(1, multipliers.size + 1))
     layers: dict[str, dict[int, float]] = {}
-    for key, value in params.items():
-        if "~" not in key:
-            continue
-        base, at = split_time(key)
-        param, _, layer = base.partition("@")
-        if at is not None and param == name and layer:
-            layers.setdefault(layer, {})[at] = float(value)
+    for key, layer, at in _layout(tuple(key for key in params if "~" in key), name)[1]:
+        if layer:
+            layers.setdefault(layer, {})[at] = float(params[key])
     whole = (1.0, *multipliers.tolist())
     return Schedule(name, rounds, whole, {k: _held(v, rounds) for k, v in layers.items()})
