@@ -380,6 +380,7 @@ class _Buffers:
         self.subtree = np.zeros(n, dtype=np.float64)
         self.tree = np.zeros(n, dtype=np.int64)
         self.counts = np.zeros(9, dtype=np.int64)  # sim.runs.kernels.AT_SIZE
+        self.last_paused: tuple[np.ndarray, ...] | None = None  # the last run paused (epidemic's paused)
         # The kernels' argument tuples (sim.runs.kernels.Scratch, Forest), made once: not a tuple a run.
         self.scratch = (self.mark, self.touched, self.targets, self.senders, self.states)
         self.lt_scratch = (self.lt_table, self.touched, self.targets, self.senders, self.lt_states)
@@ -468,25 +469,25 @@ class _Buffers:
         rounds_cap: int,
         direct: bool,
         reseeds: np.ndarray | None = None,
+        paused: tuple[np.ndarray, ...] | None = None,
     ) -> np.ndarray:
         """One ``sir`` or ``seir`` run of :func:`sim.runs.epidemic_kernels.epidemic` in these buffers (``law``:
         :func:`sim.runs.epidemic_kernels.epidemic_law`; ``direct``: the graph's edges read straight, a small
         world's; the law holds its importations, :func:`sim.runs.epidemic_kernels.with_imports`; ``reseeds``: its
         branches, :data:`sim.runs.epidemic_kernels.Reseeds`); returns its new infections, recoveries, onsets and
-        imported agents per round."""
+        imported agents per round. ``paused``: the run goes on from that paused run
+        (:data:`sim.runs.epidemic_kernels.Paused`; ``NOT_PAUSED``: from its seeds) and is left paused at its last
+        round in :attr:`last_paused` (:func:`sim.runs.epidemic_kernels.epidemic_paused`)."""
         csr, _ = graph
         infected = self._infected(csr[1])
+        gen = (pcg, self.epidemics.NO_RESEEDS if reseeds is None else reseeds)
+        if paused is not None:
+            per_round, self.last_paused = self.epidemics.epidemic_paused(
+                csr, seeds, gen, law, rounds_cap, direct, self.scratch, infected, self.forest, self.counts, paused
+            )
+            return np.asarray(per_round)
         return self.epidemics.epidemic(
-            csr,
-            seeds,
-            (pcg, self.epidemics.NO_RESEEDS if reseeds is None else reseeds),
-            law,
-            rounds_cap,
-            direct,
-            self.scratch,
-            infected,
-            self.forest,
-            self.counts,
+            csr, seeds, gen, law, rounds_cap, direct, self.scratch, infected, self.forest, self.counts
         )
 
     def _infected(self, dst: np.ndarray) -> Infected:
@@ -613,6 +614,7 @@ class KernelRuns:
         self.csr, widest = _graph_arrays(world.graph)
         self.chunk = max(CHUNK_EDGES, widest, 1)
         self.rounds_cap, self.direct = max(0, limit - 1), self.n <= DIRECT_AGENTS
+        self.paused: tuple[np.ndarray, ...] | None = None  # the last run paused (runs' paused)
         self.ensemble = Ensemble(self.n, probe.id, limit, until_done, max_ticks)
         # The runs' starts (_starter), by whether the run seeds fit the compiled start's words: made on first use.
         self._starts: dict[bool, Callable[[int], tuple[np.ndarray, np.ndarray, np.uint64]]] = {}
@@ -636,12 +638,18 @@ class KernelRuns:
         imports: Imports | None = None,
         reseeds: np.ndarray | None = None,
         walk: np.ndarray | None = None,
+        paused: tuple[np.ndarray, ...] | None = None,
+        rounds: int | None = None,
     ) -> list[RunEntry]:
         """As :func:`run_batched`: runs ``runs`` with session seeds ``seed + r`` (``params``: the model's
         parameters instead of the probe's; ``imports``: the importations instead of the probe's; ``reseeds``: every
         run's branches, :data:`sim.runs.epidemic_kernels.Reseeds`, for ``sir`` and ``seir``; ``walk``: a random
-        walk's multipliers of ``beta``, :func:`sim.runs.epidemic_kernels.epidemic_law`)."""
+        walk's multipliers of ``beta``, :func:`sim.runs.epidemic_kernels.epidemic_law`). ``paused`` (``sir`` and
+        ``seir``, one run): the run goes on from it and is left paused in :attr:`paused`
+        (:data:`sim.runs.epidemic_kernels.Paused`); ``rounds``: the last round, instead of the ensemble's."""
         probe, csr, rounds_cap, direct = self.probe, self.csr, self.rounds_cap, self.direct
+        if rounds is not None:
+            rounds_cap = rounds
         imports = probe.imports if imports is None else imports
         imported = None if imports is None else (imports.counts, imports.rates)
         model = probe.model_name
@@ -660,7 +668,11 @@ class KernelRuns:
         for r in runs:
             t0 = time.perf_counter()
             picked, pcg, key = start(seed + r)
-            per_round = buf.epidemic(csr, picked, pcg, law, rounds_cap, direct, reseeds) if law is not None else None
+            per_round = (
+                buf.epidemic(csr, picked, pcg, law, rounds_cap, direct, reseeds, paused) if law is not None else None
+            )
+            if paused is not None:
+                self.paused = buf.last_paused
             if law is None:
                 # lt draws nothing from the generator in the kernel (its thresholds come from its key); ic
                 # draws from the generator's state after the seeds.

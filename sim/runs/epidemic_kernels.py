@@ -90,6 +90,25 @@ Law = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarr
 Reseeds = np.ndarray
 #: No branch.
 NO_RESEEDS = np.zeros((0, 5), dtype=np.uint64)
+#: A run paused at the end of a round (:func:`epidemic_paused`), enough to go on with it draw for draw: its
+#: adopters' forest rows (``agents`` int32, ``rounds`` int32, ``parents`` int64) and their stages (int8), the
+#: infectious and the exposed agents (int32, ascending), the agents reached (int64, in order), its counters
+#: (:data:`sim.runs.kernels.AT_SIZE`, int64), its generator's state (uint64, 4) and its per-round counts so far
+#: (int64, ``(4, rounds + 1)``). Memory: a few bytes an agent infected or reached, not a world's arrays.
+Paused = tuple[np.ndarray, ...]
+#: Not paused: a run from its seeds.
+NOT_PAUSED: Paused = (
+    np.zeros(0, dtype=np.int32),
+    np.zeros(0, dtype=np.int32),
+    np.zeros(0, dtype=np.int64),
+    np.zeros(0, dtype=np.int8),
+    np.zeros(0, dtype=np.int32),
+    np.zeros(0, dtype=np.int32),
+    np.zeros(0, dtype=np.int64),
+    np.zeros(0, dtype=np.int64),
+    np.zeros(4, dtype=np.uint64),
+    np.zeros((4, 0), dtype=np.int64),
+)
 #: A run's importations (:class:`sim.model.imports.Imports`), the law's last two: its counts a round (int64) and
 #: its rates (``Imports.rates``, float64, 4); none: an empty array and no rate (:data:`NO_IMPORTS`).
 Imported = tuple[np.ndarray, np.ndarray]
@@ -252,8 +271,67 @@ def epidemic(
 
     Scratch and forest as :func:`sim.runs.kernels.cascade`'s; ``infected``: :data:`Infected`; ``gen``: the run's
     PCG64 state and its branches (:data:`Reseeds`; none: :data:`NO_RESEEDS`)."""
+    per_round = _begin(seeds, gen[0], law, rounds_cap, scratch[0], infected, forest, counts)
+    _sir_rounds(csr, gen, law, rounds_cap, direct, scratch, infected, forest, counts, per_round)
+    kernel_close(forest, counts[AT_SIZE], scratch[0], scratch[1], counts[AT_TOUCHED], counts)
+    return per_round[:, : counts[AT_ROUND] + 1]
+
+
+@njit(cache=True)
+def epidemic_paused(
+    csr: Csr,
+    seeds: np.ndarray,
+    gen: tuple[np.ndarray, np.ndarray],
+    law: Law,
+    rounds_cap: int,
+    direct: bool,
+    scratch: Scratch,
+    infected: Infected,
+    forest: Forest,
+    counts: np.ndarray,
+    paused: Paused,
+) -> tuple[np.ndarray, Paused]:  # pragma: no cover - compiled; tests/test_filtering.py compares it with epidemic
+    """:func:`epidemic`, from ``paused`` (:data:`Paused`, a run paused where an earlier call stopped; its
+    generator then ``gen``'s branches; :data:`NOT_PAUSED`: from ``seeds``, ``gen``'s state) up to round
+    ``rounds_cap``, and the run paused there: the run is the one a single call to the last round makes, draw for
+    draw (a particle filter goes on with each of its particles a few ticks at a time, not from the start)."""
     pcg = gen[0]
-    mark = scratch[0]
+    if paused[7].size:
+        per_round = _resumed(paused, pcg, rounds_cap, scratch, infected, forest, counts)
+    else:
+        per_round = _begin(seeds, pcg, law, rounds_cap, scratch[0], infected, forest, counts)
+    _sir_rounds(csr, gen, law, rounds_cap, direct, scratch, infected, forest, counts, per_round)
+    d = counts[AT_ROUND]
+    size, n_inf, n_lat, n_touched = counts[AT_SIZE], counts[AT_START], counts[AT_LATENT], counts[AT_TOUCHED]
+    out = (
+        forest[0][:size].copy(),
+        forest[1][:size].copy(),
+        forest[2][:size].copy(),
+        infected[10][:size].copy(),
+        infected[2][:n_inf].copy(),
+        infected[4][:n_lat].copy(),
+        scratch[1][:n_touched].copy(),
+        counts.copy(),
+        pcg.copy(),
+        per_round[:, : d + 1].copy(),
+    )
+    kernel_close(forest, size, scratch[0], scratch[1], n_touched, counts)
+    return per_round[:, : d + 1], out
+
+
+@njit(cache=True)
+def _begin(
+    seeds: np.ndarray,
+    pcg: np.ndarray,
+    law: Law,
+    rounds_cap: int,
+    mark: np.ndarray,
+    infected: Infected,
+    forest: Forest,
+    counts: np.ndarray,
+) -> np.ndarray:  # pragma: no cover - compiled
+    """A run's round 0 (:func:`epidemic`): its seeds and round 0's importations, infectious; returns the per-round
+    counts to fill (``(4, rounds_cap + 1)``, round 0's set)."""
     position, gens, infectious, spare, stage = infected[0], infected[1], infected[2], infected[3], infected[10]
     agents, rounds, parents, _, _ = forest
     size = seeded_forest(seeds, agents, rounds, parents)
@@ -286,9 +364,46 @@ def epidemic(
         _merged(spare, n_seeds, agents, n_seeds, size, infectious)
     counts[AT_START] = size  # the infectious agents
     per_round[0, 0] = size
-    _sir_rounds(csr, gen, law, rounds_cap, direct, scratch, infected, forest, counts, per_round)
-    kernel_close(forest, counts[AT_SIZE], mark, scratch[1], counts[AT_TOUCHED], counts)
-    return per_round[:, : counts[AT_ROUND] + 1]
+    return per_round
+
+
+@njit(cache=True)
+def _resumed(
+    paused: Paused,
+    pcg: np.ndarray,
+    rounds_cap: int,
+    scratch: Scratch,
+    infected: Infected,
+    forest: Forest,
+    counts: np.ndarray,
+) -> np.ndarray:  # pragma: no cover - compiled
+    """The buffers set to the paused run ``paused`` (:data:`Paused`): its forest, stages, infectious and exposed
+    agents, the agents reached (``mark`` 1) and infected (2), its counters and generator; returns the per-round
+    counts to fill (``(4, max(rounds_cap, its round) + 1)``, those so far set)."""
+    mark, touched = scratch[0], scratch[1]
+    position, gens, infectious, latent, stage = infected[0], infected[1], infected[2], infected[4], infected[10]
+    agents, rounds, parents = forest[0], forest[1], forest[2]
+    size = paused[0].size
+    agents[:size] = paused[0]
+    rounds[:size] = paused[1]
+    parents[:size] = paused[2]
+    stage[:size] = paused[3]
+    infectious[: paused[4].size] = paused[4]
+    latent[: paused[5].size] = paused[5]
+    touched[: paused[6].size] = paused[6]
+    counts[:] = paused[7]
+    pcg[:] = paused[8]
+    for j in range(paused[6].size):
+        mark[touched[j]] = 1
+    for j in range(size):  # parents come first: a generation is its parent's plus one
+        w = agents[j]
+        mark[w] = 2
+        position[w] = j
+        gens[j] = 0 if parents[j] < 0 else gens[parents[j]] + 1
+    so_far = paused[9]
+    per_round = np.zeros((4, max(rounds_cap, so_far.shape[1] - 1) + 1), dtype=np.int64)
+    per_round[:, : so_far.shape[1]] = so_far
+    return per_round
 
 
 @njit(cache=True)

@@ -216,6 +216,11 @@ class Simulator:
         self._particle_imports: Imports | None = None
         self._reseeds: np.ndarray | None = None  # a particle filter's branches of the run being made (true_runs)
         self._walk: np.ndarray | None = None  # the run's walk of transmission, for the kernel (true_runs)
+        # A particle filter's run paused, to go on from, and the round to pause it at (true_runs); the run left
+        # paused there (sim.runs.epidemic_kernels.Paused).
+        self._paused: tuple[np.ndarray, ...] | None = None
+        self._until: int | None = None
+        self.paused: tuple[np.ndarray, ...] | None = None
         self._same_imports: Imports | None = None
         self._import_after, self._import_scale = 0.0, 1.0
         cls = registry.model(model)
@@ -300,10 +305,19 @@ class Simulator:
         seeds = range(first, first + len(runs))
         return self.observation.apply(runs, row, seeds)
 
-    def true_runs(self, row: np.ndarray, run_seed: int, reseeds: np.ndarray | None = None) -> list[RunEntry]:
+    def true_runs(
+        self,
+        row: np.ndarray,
+        run_seed: int,
+        reseeds: np.ndarray | None = None,
+        paused: tuple[np.ndarray, ...] | None = None,
+        until: int | None = None,
+    ) -> list[RunEntry]:
         """:meth:`runs` before the observation model: every case as the world counts it (local cases only, where
         imported ones come in), in agents (a particle filter weighs them by the observation's likelihood).
-        ``reseeds``: the run's branches (:data:`sim.runs.epidemic_kernels.Reseeds`), where :attr:`branches`."""
+        ``reseeds``: the run's branches (:data:`sim.runs.epidemic_kernels.Reseeds`), where :attr:`branches`;
+        ``paused`` (there too): the run goes on from that paused run (``NOT_PAUSED``: from its start) up to the
+        observation's tick ``until`` (None: the end), and is left paused there in :attr:`paused`."""
         first = int(run_seed) * self.replicates
         start = self.start_of(row)
         imports = padded(self._imports(row), start)
@@ -315,10 +329,11 @@ class Simulator:
         elif volatility > 0.0:
             params = walked(params, self._walk_name, volatility, int(run_seed), self._rounds)
         self._reseeds = shifted_reseeds(reseeds, start)
+        self._paused, self._until = paused, None if until is None else until + start
         try:
             runs = self._run(params, first) if imports is None else self._run_imported(params, first, imports)
         finally:
-            self._reseeds, self._walk = None, None
+            self._reseeds, self._walk, self._paused, self._until = None, None, None, None
         return [shifted_run(r, start, self._length) for r in runs] if self.max_start else runs
 
     def start_of(self, row: np.ndarray) -> int:
@@ -372,9 +387,19 @@ class Simulator:
                 until_done=req.steps is None,
                 max_ticks=req.max_ticks,
             )
-        return self._kernel.runs(
-            first, self._replicas, params=params, imports=self._particle_imports, reseeds=self._reseeds, walk=self._walk
+        runs = self._kernel.runs(
+            first,
+            self._replicas,
+            params=params,
+            imports=self._particle_imports,
+            reseeds=self._reseeds,
+            walk=self._walk,
+            paused=self._paused,
+            rounds=self._until,
         )
+        if self._paused is not None:
+            self.paused = self._kernel.paused
+        return runs
 
     def warm(self) -> None:
         """Compile (or load) the kernel here, before workers fork, so that they share it."""
