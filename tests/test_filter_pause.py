@@ -66,7 +66,8 @@ CASES = {
 @pytest.mark.parametrize("case", list(CASES))
 def test_a_run_paused_and_resumed_is_the_run_made_at_once(world, case):
     """60 runs, each with a branch at round 5, made in one call and in six (paused at ticks 2, 4, 5, 9, 17, then
-    to the end): the same report, every field but its seconds; a run paused past its end goes on as ended."""
+    to the end): the same report, every field but its seconds; a run paused past its end goes on as ended; any
+    column of counts alone (``only``, a filter's blocks) is the report's (all but the forest's depth and breadth)."""
     model, params, row = CASES[case]
     sim_ = _plan(world, model, params).simulator_for(30)
     assert sim_.branches
@@ -85,6 +86,12 @@ def test_a_run_paused_and_resumed_is_the_run_made_at_once(world, case):
         whole.pop("seconds")
         pieces.pop("seconds")
         assert pieces == whole, s
+        for column in whole["series"]:
+            sim_.true_runs(np.array(row), s, branch, paused=NOT_PAUSED, until=9, only=column)
+            alone = sim_.true_runs(np.array(row), s, branch, paused=sim_.paused, only=column)[0]
+            assert "cascade" not in alone and alone["rounds"] == whole["rounds"]
+            if column not in ("depth", "breadth"):
+                assert alone["series"][column] == whole["series"][column], (s, column)
     assert grew > 60  # most runs went on past the early pauses (the test is not of runs that ended at once)
 
 

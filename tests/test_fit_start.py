@@ -7,7 +7,10 @@ first tick, fixed (``--param start=5``) or fitted (``--param start=0..30``).
 2. **A fit recovers it** from a run it did not see, whose first ticks were cut off.
 3. **On real data** the particle filter no longer collapses on the Pennsylvania school's second day (a case on day
    1, which no run seeded at day 0 can make) once the start is fitted.
-4. **Bad input**: a start below 0, above the bound or not whole is one sentence.
+4. **How many seeds**, fixed (``--param seeds=8``) or fitted (``--param seeds=1..20``): a particle's run is the
+   run of the selection with that count (``random:8``), on the kernel and the engine, and a fit recovers it.
+5. **Bad input**: a start below 0, above the bound or not whole, a count of seeds below 1, past the agents or of a
+   selection that names its agents is one sentence.
 """
 
 from __future__ import annotations
@@ -34,10 +37,10 @@ def world():
     return synthetic_world("start", 2000, avg_degree=6, seed=7)
 
 
-def _sim(world, texts, steps=20, kernel="batched", **kw):
+def _sim(world, texts, steps=20, kernel="batched", seeds="random:3", **kw):
     priors, fixed = split_params(texts)
     return Simulator(
-        world, REGISTRY, model="seir", priors=priors, fixed=fixed, seeds="random:3", steps=steps, max_ticks=200,
+        world, REGISTRY, model="seir", priors=priors, fixed=fixed, seeds=seeds, steps=steps, max_ticks=200,
         kernel=kernel, **kw,
     )  # fmt: skip
 
@@ -146,3 +149,58 @@ def test_a_start_past_its_bound_is_one_sentence_on_the_command_line(late_curve):
         "--param", "start=0..2000",
     )  # fmt: skip
     assert "start counts the rounds the epidemic runs before the observation's first tick" in one_sentence(out)
+
+
+@pytest.mark.parametrize("kernel", ["batched", "engine"])
+def test_a_count_of_seeds_is_the_selection_of_that_many(world, kernel):
+    fitted = _sim(world, [*BASE, "seeds=1..20", "start=0..5"], kernel=kernel, seeds="random:1")
+    for k, start in ((1, 0), (8, 3), (20, 5)):
+        plain = _sim(world, [*BASE, f"start={start}"], kernel=kernel, seeds=f"random:{k}")
+        fixed = _sim(world, [*BASE, f"seeds={k}", f"start={start}"], kernel=kernel, seeds="random:1")
+        for seed in range(3):
+            (got,) = fitted.runs(np.array([float(k), float(start)]), seed)
+            (want,) = plain.runs(np.zeros(0), seed)
+            (same,) = fixed.runs(np.zeros(0), seed)
+            assert got["series"] == want["series"] == same["series"], (k, seed)
+            assert got["seeds"] == want["seeds"] == k
+
+
+@pytest.fixture(scope="module")
+def twelve(tmp_path_factory):
+    """Daily onsets of a seir run from 12 random seeds on 3,000 agents."""
+    path = tmp_path_factory.mktemp("twelve")
+    assert agora(path, "new", "w.db", "--agents", "3000", "--seed", "2").returncode == 0
+    out = agora(
+        path, "run", "w.db", "--steps", "40", "--runs", "1", "--inject", "m", "--model", "seir", "--param", "beta=0.06",
+        "--param", "sigma=0.3", "--param", "gamma=0.2", "--seeds", "random:12", "--seed", "4", "--series", "s.csv",
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    lines = [row.split(",") for row in (path / "s.csv").read_text().splitlines()[1:]]
+    (path / "c.csv").write_text("day,cases\n" + "".join(f"{t},{v}\n" for _, t, m, v in lines if m == "onsets"))
+    return path
+
+
+def test_a_fit_recovers_how_many_seeds_the_epidemic_started_from(twelve):
+    out = agora(
+        twelve, "fit", "w.db", "--observed", "c.csv", "--observe", "cases=onsets", "--model", "seir",
+        "--param", "beta=0.02..0.2", "--param", "sigma=0.3", "--param", "gamma=0.2", "--param", "seeds=1..40",
+        "--seeds", "random:1", "--budget", "2000", "--workers", "1", "--seed", "1", "--json",
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    lo, hi = json.loads(out.stdout)["params"]["seeds"]["ci90"]
+    assert lo <= 12 <= hi and hi - lo < 20, (lo, hi)  # the data speak: narrower than the prior's 39
+
+
+@pytest.mark.parametrize(
+    ("texts", "seeds", "said"),
+    [
+        (["seeds=0..5"], "random:1", "a whole number from 1"),
+        (["seeds=2.5"], "random:1", "a whole number from 1"),
+        (["seeds=1..5000"], "random:1", "params seeds up to 5,000"),
+        (["seeds=1..5"], "ids:1,2", "give a selection with a count"),
+    ],
+)
+def test_a_bad_count_of_seeds_is_one_sentence(world, texts, seeds, said):
+    with pytest.raises(BadParameterError, match=said) as err:
+        _sim(world, [*BASE, *texts], seeds=seeds)
+    assert "\n" not in str(err.value)

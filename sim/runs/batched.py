@@ -44,6 +44,7 @@ reports when the saved world is reopened and its session stepped on (``tests/tes
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -56,7 +57,7 @@ from sim.errors import BadParameterError
 from sim.model.intervene import blocked_mask
 from sim.model.lifecycle import all_active
 from sim.plugin.schedule import has_changes, schedule_of
-from sim.runs.kernel_report import Ensemble, outcome, summary
+from sim.runs.kernel_report import Ensemble, counts_only, outcome, summary
 from sim.runs.reports import RunEntry
 
 if TYPE_CHECKING:  # kept off the import path of plain runs (as run_batched imports SeedSpec)
@@ -483,7 +484,7 @@ class _Buffers:
         gen = (pcg, self.epidemics.NO_RESEEDS if reseeds is None else reseeds)
         if paused is not None:
             per_round, self.last_paused = self.epidemics.epidemic_paused(
-                csr, seeds, gen, law, rounds_cap, direct, self.scratch, infected, self.forest, self.counts, paused
+                csr, (seeds, paused), gen, law, rounds_cap, direct, self.scratch, infected, self.forest, self.counts
             )
             return np.asarray(per_round)
         return self.epidemics.epidemic(
@@ -594,6 +595,17 @@ def run_batched(
     return kernel.runs(seed, runs, report=report, params=params)
 
 
+class Pause(NamedTuple):
+    """A run going on from a paused one (a particle filter's block of ticks, :meth:`KernelRuns.runs`): where it was
+    paused (:data:`sim.runs.epidemic_kernels.Paused`; ``NOT_PAUSED``: from its seeds), the round to pause it at
+    again (None: the ensemble's last), and the one column of counts its report keeps (None: the whole report;
+    :func:`sim.runs.kernel_report.counts_only`)."""
+
+    paused: tuple[np.ndarray, ...]
+    rounds: int | None = None
+    only: str | None = None
+
+
 class KernelRuns:
     """:func:`run_batched`'s set-up for one world, probe session and run length (the graph's arrays, the seed
     selection, the runs' starts), made once for many calls: a fit calls once a particle, thousands of times, on a
@@ -617,15 +629,16 @@ class KernelRuns:
         self.paused: tuple[np.ndarray, ...] | None = None  # the last run paused (runs' paused)
         self.ensemble = Ensemble(self.n, probe.id, limit, until_done, max_ticks)
         # The runs' starts (_starter), by whether the run seeds fit the compiled start's words: made on first use.
-        self._starts: dict[bool, Callable[[int], tuple[np.ndarray, np.ndarray, np.uint64]]] = {}
+        self._starts: dict[tuple[bool, int | None], Callable[[int], tuple[np.ndarray, np.ndarray, np.uint64]]] = {}
         self._combine: str | None = None
 
-    def _start(self, span: range) -> Callable[[int], tuple[np.ndarray, np.ndarray, np.uint64]]:
+    def _start(self, span: range, k: int | None = None) -> Callable[[int], tuple[np.ndarray, np.ndarray, np.uint64]]:
         fits = bool(span) and span.start >= 0 and span.stop <= 1 << 63  # what _starter asks of the seeds
-        start = self._starts.get(fits)
+        start = self._starts.get((fits, k))
         if start is None:
-            start = _starter(self.world, self.spec, self.probe.seed_agents, self.probe.id, span)
-            self._starts[fits] = start
+            spec = self.spec if k is None else dataclasses.replace(self.spec, k=k)
+            start = _starter(self.world, spec, None if k is not None else self.probe.seed_agents, self.probe.id, span)
+            self._starts[(fits, k)] = start
         return start
 
     def runs(
@@ -638,18 +651,19 @@ class KernelRuns:
         imports: Imports | None = None,
         reseeds: np.ndarray | None = None,
         walk: np.ndarray | None = None,
-        paused: tuple[np.ndarray, ...] | None = None,
-        rounds: int | None = None,
+        pause: Pause | None = None,
+        seeds: int | None = None,
     ) -> list[RunEntry]:
         """As :func:`run_batched`: runs ``runs`` with session seeds ``seed + r`` (``params``: the model's
         parameters instead of the probe's; ``imports``: the importations instead of the probe's; ``reseeds``: every
         run's branches, :data:`sim.runs.epidemic_kernels.Reseeds`, for ``sir`` and ``seir``; ``walk``: a random
-        walk's multipliers of ``beta``, :func:`sim.runs.epidemic_kernels.epidemic_law`). ``paused`` (``sir`` and
-        ``seir``, one run): the run goes on from it and is left paused in :attr:`paused`
-        (:data:`sim.runs.epidemic_kernels.Paused`); ``rounds``: the last round, instead of the ensemble's."""
+        walk's multipliers of ``beta``, :func:`sim.runs.epidemic_kernels.epidemic_law`); ``pause`` (``sir`` and
+        ``seir``, one run): the run goes on from a paused one and is left paused in :attr:`paused` (:class:`Pause`);
+        ``seeds``: the seed selection's count instead of its own (a fit's ``seeds``)."""
         probe, csr, rounds_cap, direct = self.probe, self.csr, self.rounds_cap, self.direct
-        if rounds is not None:
-            rounds_cap = rounds
+        paused, only = (None, None) if pause is None else (pause.paused, pause.only)
+        if pause is not None and pause.rounds is not None:
+            rounds_cap = pause.rounds
         imports = probe.imports if imports is None else imports
         imported = None if imports is None else (imports.counts, imports.rates)
         model = probe.model_name
@@ -657,7 +671,7 @@ class KernelRuns:
         buf = _take(self.n, self.chunk)
         out: list[RunEntry] = []
         span = range(seed + min(runs), seed + max(runs) + 1) if runs else range(0)
-        start = self._start(span)
+        start = self._start(span, seeds)
         law = None
         if model in LAYERED_MODELS:  # once for all the runs: their rates and edges' chances (layers, weights, ...)
             if self._combine is None:
@@ -678,7 +692,10 @@ class KernelRuns:
                 # draws from the generator's state after the seeds.
                 buf.cascade(model == "lt", csr, picked, pcg, float(typed.get("p", 0.0)), key, rounds_cap, direct)
             run = outcome(buf, per_round, rounds_cap, model == "seir", imported is not None)
-            out.append(summary(buf, run, self.ensemble, seed + r, time.perf_counter() - t0))
+            if only is not None and per_round is not None:
+                out.append(counts_only(run, per_round[0], self.n, seed + r, only))
+            else:
+                out.append(summary(buf, run, self.ensemble, seed + r, time.perf_counter() - t0))
             if report is not None and len(out) % 64 == 0:
                 report(len(out))
         _give(buf)  # every run put its scratch back (a run that raised did not: its buffers are dropped)

@@ -280,7 +280,7 @@ def epidemic(
 @njit(cache=True)
 def epidemic_paused(
     csr: Csr,
-    seeds: np.ndarray,
+    begin: tuple[np.ndarray, Paused],
     gen: tuple[np.ndarray, np.ndarray],
     law: Law,
     rounds_cap: int,
@@ -289,12 +289,13 @@ def epidemic_paused(
     infected: Infected,
     forest: Forest,
     counts: np.ndarray,
-    paused: Paused,
-) -> tuple[np.ndarray, Paused]:  # pragma: no cover - compiled; tests/test_filtering.py compares it with epidemic
-    """:func:`epidemic`, from ``paused`` (:data:`Paused`, a run paused where an earlier call stopped; its
-    generator then ``gen``'s branches; :data:`NOT_PAUSED`: from ``seeds``, ``gen``'s state) up to round
-    ``rounds_cap``, and the run paused there: the run is the one a single call to the last round makes, draw for
-    draw (a particle filter goes on with each of its particles a few ticks at a time, not from the start)."""
+) -> tuple[np.ndarray, Paused]:  # pragma: no cover - compiled; tests/test_filter_pause.py compares it with epidemic
+    """:func:`epidemic` from ``begin``: ``(seeds, paused)``, from ``paused`` (:data:`Paused`, a run paused where an
+    earlier call stopped; its generator then ``gen``'s branches; :data:`NOT_PAUSED`: from ``seeds``, ``gen``'s
+    state) up to round ``rounds_cap``, and the run paused there: the run is the one a single call to the last round
+    makes, draw for draw (a particle filter goes on with each of its particles a few ticks at a time, not from the
+    start)."""
+    seeds, paused = begin
     pcg = gen[0]
     if paused[7].size:
         per_round = _resumed(paused, pcg, rounds_cap, scratch, infected, forest, counts)

@@ -117,32 +117,7 @@ def summary(buf: Buffers, run: Outcome, ensemble: Ensemble, seed: int, seconds: 
     outside = sum(came)
     if sent is None:
         sent = curve[rounds - 1] if rounds else 0
-    states: RunSeries
-    zeros: list[float | None] = [0] * len(new)
-    if cured is None:
-        states = {"susceptible": [n - c for c in curve], "adopted": curve}
-        # Entries per tick (sim.model.series): nobody enters susceptible; onsets are the adoptions.
-        entries: RunSeries = {"new.susceptible": zeros, "new.adopted": list(new), "onsets": list(new)}
-    elif onsets is not None:
-        states = _seir_states(n, curve, cured, onsets)
-        # Entries per tick: the seeds (and round 0's imported agents) enter I at tick 0, the newly reached enter E,
-        # onsets move E to I (imported agents enter I: counted among the round's onsets by the kernel).
-        turned, cured_list = onsets.tolist(), cured.tolist()
-        into_i = [t + (new[0] if i == 0 else 0) for i, t in enumerate(turned)]
-        into_e = [0 if i == 0 else v - (came[i] if came else 0) for i, v in enumerate(new)]
-        entries = {
-            "new.S": zeros,
-            "new.E": into_e,
-            "new.I": into_i,
-            "new.R": cured_list,
-            "onsets": into_i,
-            "removals": cured_list,
-        }
-    else:
-        cured_list = cured.tolist()
-        removed = list(accumulate(cured_list))
-        states = {"S": [n - c for c in curve], "I": [c - r for c, r in zip(curve, removed)], "R": removed}
-        entries = {"new.S": zeros, "new.I": list(new), "new.R": cured_list, "onsets": list(new), "removals": cured_list}
+    states, entries = _counts(n, new, curve, came, cured, onsets)
     out: RunEntry = {
         "ticks": int((rounds - first + 1 if finished else limit) if until_done else limit),
         "seconds": round(seconds, 4),
@@ -188,6 +163,79 @@ def summary(buf: Buffers, run: Outcome, ensemble: Ensemble, seed: int, seconds: 
     if until_done and not finished:
         out["stopped"] = f"max ticks ({max_ticks}) reached before every session finished"
     return out
+
+
+def _counts(
+    n: int, new: list[Any], curve: list[Any], came: list[Any], cured: np.ndarray | None, onsets: np.ndarray | None
+) -> tuple[RunSeries, RunSeries]:
+    """A run's state counts and entries per round (:mod:`sim.model.series`) from its new adopters per round, their
+    running sum, its imported agents per round, and an epidemic's recoveries and onsets (``cured`` None: a
+    cascade's)."""
+    states: RunSeries
+    entries: RunSeries
+    zeros: list[float | None] = [0] * len(new)
+    if cured is None:
+        states = {"susceptible": [n - c for c in curve], "adopted": curve}
+        # Entries per tick (sim.model.series): nobody enters susceptible; onsets are the adoptions.
+        entries = {"new.susceptible": zeros, "new.adopted": list(new), "onsets": list(new)}
+    elif onsets is not None:
+        states = _seir_states(n, curve, cured, onsets)
+        # Entries per tick: the seeds (and round 0's imported agents) enter I at tick 0, the newly reached enter E,
+        # onsets move E to I (imported agents enter I: counted among the round's onsets by the kernel).
+        turned, cured_list = onsets.tolist(), cured.tolist()
+        into_i = [t + (new[0] if i == 0 else 0) for i, t in enumerate(turned)]
+        into_e = [0 if i == 0 else v - (came[i] if came else 0) for i, v in enumerate(new)]
+        entries = {
+            "new.S": zeros,
+            "new.E": into_e,
+            "new.I": into_i,
+            "new.R": cured_list,
+            "onsets": into_i,
+            "removals": cured_list,
+        }
+    else:
+        cured_list = cured.tolist()
+        removed = list(accumulate(cured_list))
+        states = {"S": [n - c for c in curve], "I": [c - r for c, r in zip(curve, removed)], "R": removed}
+        entries = {"new.S": zeros, "new.I": list(new), "new.R": cured_list, "onsets": list(new), "removals": cured_list}
+    return states, entries
+
+
+def counts_only(run: Outcome, new: np.ndarray, n: int, seed: int, column: str) -> RunEntry:
+    """An epidemic run's (``run.cured`` set) series of one ``column`` of counts alone, with its ticks and imported
+    agents (``new``: its new infections per round, the kernel's), as :func:`summary` counts it: a particle
+    filter's blocks of a few ticks (:mod:`sim.runs.backtest.filtering`) read one column of runs hundreds of ticks
+    long, where making every column's list would be most of their cost. A column that is not a count of states
+    or entries (the forest's depth and breadth) is not there."""
+    assert run.cured is not None
+    curve = np.cumsum(new)
+    cured = np.asarray(run.cured[: new.size], dtype=np.int64)
+    removed = np.cumsum(cured)
+    came = None if run.imported is None else np.asarray(run.imported[: new.size], dtype=np.int64)
+    zeros = np.zeros(new.size, dtype=np.int64)
+    counts: dict[str, np.ndarray]
+    if run.onsets is not None:
+        onsets = np.asarray(run.onsets[: new.size], dtype=np.int64)
+        seeds = int(curve[0]) if curve.size else 0
+        turned = np.cumsum(onsets)
+        into_i = onsets.copy()
+        if into_i.size:
+            into_i[0] += new[0]
+        into_e = new - (came if came is not None else 0)
+        if into_e.size:
+            into_e[0] = 0
+        counts = {"S": n - curve, "E": curve - seeds - turned, "I": seeds + turned - removed, "R": removed}
+        counts |= {"new.S": zeros, "new.E": into_e, "new.I": into_i, "new.R": cured, "onsets": into_i}
+    else:
+        counts = {"S": n - curve, "I": curve - removed, "R": removed, "new.S": zeros, "new.I": new, "onsets": new}
+        counts["new.R"] = cured
+    counts |= {"removals": cured, "reached": curve, "new": new}
+    series: RunSeries = {"tick": list(range(run.rounds + 1))}
+    if column in counts:
+        series[column] = counts[column].tolist()
+    if came is not None:
+        series[IMPORTED] = came.tolist()
+    return RunEntry(seed=seed, error=None, rounds=int(run.rounds), series=series)
 
 
 def _cascade(size: int, trees: np.ndarray, virality: np.ndarray, scalars: np.ndarray) -> dict[str, Any]:

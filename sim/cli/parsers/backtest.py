@@ -72,8 +72,8 @@ def forecast_methods(p: Any, methods: str, when: str) -> None:
         choices=("negbin", "binomial", "none"),
         help="Agora's forecast filtered through the data: trajectories of the fit's posterior through a particle "
         "filter of every observation up to the cut, its reports drawn with the same noise: negbin (negative-binomial "
-        "reports, their dispersion fitted), binomial (the fit's thinning; no delay) or none (the default: the fit's "
-        "accepted particles continued; the filter is slow on curves of hundreds of ticks)",
+        "reports, their dispersion fitted: the default), binomial (the fit's thinning; no delay) or none (the fit's "
+        "accepted particles continued, conditioned on the last week)",
     )
     p.add_argument(
         "--filter-particles", type=integer, metavar="N", help="the trajectories the filter weighs (default 1,000)"
@@ -103,7 +103,7 @@ def forecast_methods(p: Any, methods: str, when: str) -> None:
         dest="alive",
         action="store_const",
         const=False,
-        help=f"without --filter: continue every accepted trajectory, also those with no case in the week {when} "
+        help=f"with --filter none: continue every accepted trajectory, also those with no case in the week {when} "
         "where the data have some (by default they are left out of Agora's forecast)",
     )
 

@@ -342,7 +342,7 @@ def _ensemble(data: Mapping[str, object]) -> tuple[str, bool]:
 
 def _filter(data: Mapping[str, object]) -> tuple[str, int, int]:
     """The filter's ``filter``, ``filter_particles`` and ``filter_window`` (see :class:`Backtest`)."""
-    law = data.get("filter", "none")
+    law = data.get("filter", "negbin")
     if not isinstance(law, str) or law not in FILTER_LAWS:
         raise BadParameterError(
             f"filter must be one of {', '.join(FILTER_LAWS)}, not {str(law)[:30]!r}", fields="filter"
@@ -501,10 +501,10 @@ class Backtest:
         ensemble_weights: the members' weights fitted at each cut on the earlier cuts' forecasts whose truths were
             known by then (with ``mean``); False weighs them equally.
         filter: Agora's forecast filtered through the data up to each cut by a particle filter
-            (:mod:`sim.runs.backtest.filtering`): ``negbin`` (negative-binomial reports, their dispersion fitted),
-            ``binomial`` (the fit's thinning, without a delay) or ``none`` (the default for now: the fit's particles
-            continued as accepted, ``alive`` applying; the filter reruns each particle from the start at every
-            resampling, too slow on a curve of hundreds of ticks until that is bounded).
+            (:mod:`sim.runs.backtest.filtering`): ``negbin`` (negative-binomial reports, their dispersion fitted;
+            the default; models whose runs cannot branch are weighed by the last ``filter_window`` ticks),
+            ``binomial`` (the fit's thinning, without a delay) or ``none`` (the fit's particles continued as
+            accepted, ``alive`` applying).
         filter_particles: the trajectories the filter weighs (default 1,000).
         filter_window: the last ticks up to each cut whose counts choose the negative binomial's dispersion, and
             weigh the trajectories of models whose runs cannot branch (default 7; 0: every tick).
@@ -530,7 +530,7 @@ class Backtest:
     code: tuple[CodeFile, ...] | None = None
     ensemble: str = "median"
     ensemble_weights: bool = False
-    filter: str = "none"
+    filter: str = "negbin"
     filter_particles: int = 1000
     filter_window: int = 7
 

@@ -73,7 +73,8 @@ class AheadResult:
 
     def to_dict(self) -> dict[str, object]:
         """What ``agora forecast --observed --json`` prints: the observation, the settings, the fit, and per method
-        the bands (5 quantiles) and the 23 quantiles per horizon."""
+        the bands (5 quantiles) and the 23 quantiles per horizon; ``filtered``: what the particle filter did
+        (:class:`sim.runs.backtest.filtering.Filtered`; None with ``filter`` none)."""
         b = self.backtest
         cut = b.cuts[0].to_dict()
         return {
@@ -90,6 +91,7 @@ class AheadResult:
             "fit": cut["fit"],
             "failed": cut["failed"],
             "alive": cut["alive"],
+            "filtered": cut.get("filtered"),
             "forecasts": cut["forecasts"],
             "quantiles": cut["quantiles"],
             "history": [None if not math.isfinite(x) else float(x) for x in cut_history(self.backtest)],

@@ -79,6 +79,9 @@ MIN_ESS = 10.0
 NO_RESEEDS = np.zeros((0, 5), dtype=np.uint64)
 #: The default number of trajectories a filter weighs.
 PARTICLES = 1000
+#: The columns of a run's forest measures (:func:`sim.runs.kernel_report.summary`'s), not of its counts alone: a
+#: filter through one of them reads each block's whole report.
+FOREST_COLUMNS = ("depth", "breadth")
 #: The default window: the observations of the last this many ticks up to the cut weigh the trajectories (0: every
 #: observation). Weighing a whole history without resampling between ticks collapses (see the module docstring).
 WINDOW = 7
@@ -344,10 +347,11 @@ def _advance(sim: Simulator, run: Run, which: Sequence[int], column: str, stop: 
     from sim.runs.epidemic_kernels import NOT_PAUSED  # noqa: PLC0415 - Numba loads with a filtered forecast only
 
     pad = not is_tick_count(column)
+    only = None if column in FOREST_COLUMNS else column
     out: list[tuple[np.ndarray, ...]] = []
     for j in which:
         start = NOT_PAUSED if run.paused is None else run.paused[j]
-        runs = sim.true_runs(run.rows[j], int(run.seeds[j]), run.branches[j], paused=start, until=stop)
+        runs = sim.true_runs(run.rows[j], int(run.seeds[j]), run.branches[j], paused=start, until=stop, only=only)
         out.append(sim.paused if sim.paused is not None else start)
         if failed_run(runs) or not runs or column not in (runs[0].get("series") or {}):
             run.true[j] = -1.0

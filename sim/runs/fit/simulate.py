@@ -31,9 +31,12 @@ from sim.runs.fit.priors import Priors
 from sim.runs.fit.reporting import Delay, Observation, fraction_range_error, fractions_of, observation_for
 from sim.runs.fit.start import (
     MAX_START,
+    SEEDS,
     START,
+    counted,
     fixed_start,
     padded,
+    seeds_of,
     shifted_params,
     shifted_reseeds,
     shifted_run,
@@ -79,6 +82,9 @@ def _check_priors(model: str, registry: Registry, priors: Priors, fractions: Seq
         if prior.name == START and START not in schema:
             if prior.lo < 0 or prior.hi > MAX_START:
                 raise start_range_error(prior.describe())
+            continue
+        if prior.name == SEEDS and SEEDS not in schema:
+            seeds_of(math.ceil(prior.lo), prior.describe())  # from 1; the most against the world in Simulator
             continue
         if prior.name == IMPORT and IMPORT not in schema:
             if prior.lo < 0 or prior.hi > MAX_RATE:
@@ -159,7 +165,7 @@ class Simulator:
         self.names = priors.names
         self.schema = registry.model(model).params
         #: The parameters that are not the model's: the observation model's fractions and the importation rate.
-        self.apart = {IMPORT, START, WALK, *fractions} - set(self.schema)
+        self.apart = {IMPORT, START, SEEDS, WALK, *fractions} - set(self.schema)
         self.fixed, self.horizon = dict(fixed), steps or max_ticks
         #: The epidemic's start (:mod:`sim.runs.fit.start`): fixed, or fitted (its column), and the most rounds a
         #: run is made longer for it; the ticks a run's series keeps (None: until done).
@@ -167,6 +173,7 @@ class Simulator:
         self._fitted_start = self.names.index(START) if START in self.names and START in self.apart else None
         hi = math.ceil(priors.items[self._fitted_start].hi) if self._fitted_start is not None else 0
         self.max_start, self._length = max(self._fixed_start, hi), steps
+        self._counting(seeds, fixed)
         #: The random walk of log-transmission (:mod:`sim.runs.fit.walk`): fixed or fitted volatility, the parameter
         #: it moves, and the rounds of a run it covers.
         self._fixed_walk = fixed_walk(fixed[WALK]) if WALK in fixed and WALK in self.apart else 0.0
@@ -220,6 +227,7 @@ class Simulator:
         # paused there (sim.runs.epidemic_kernels.Paused).
         self._paused: tuple[np.ndarray, ...] | None = None
         self._until: int | None = None
+        self._only: str | None = None
         self.paused: tuple[np.ndarray, ...] | None = None
         self._same_imports: Imports | None = None
         self._import_after, self._import_scale = 0.0, 1.0
@@ -312,12 +320,15 @@ class Simulator:
         reseeds: np.ndarray | None = None,
         paused: tuple[np.ndarray, ...] | None = None,
         until: int | None = None,
+        only: str | None = None,
     ) -> list[RunEntry]:
         """:meth:`runs` before the observation model: every case as the world counts it (local cases only, where
         imported ones come in), in agents (a particle filter weighs them by the observation's likelihood).
         ``reseeds``: the run's branches (:data:`sim.runs.epidemic_kernels.Reseeds`), where :attr:`branches`;
         ``paused`` (there too): the run goes on from that paused run (``NOT_PAUSED``: from its start) up to the
-        observation's tick ``until`` (None: the end), and is left paused there in :attr:`paused`."""
+        observation's tick ``until`` (None: the end), and is left paused there in :attr:`paused`; ``only`` (there
+        too): each run's series of that column of counts alone (:func:`sim.runs.kernel_report.counts_only`; not
+        the forest's depth and breadth)."""
         first = int(run_seed) * self.replicates
         start = self.start_of(row)
         imports = padded(self._imports(row), start)
@@ -330,11 +341,34 @@ class Simulator:
             params = walked(params, self._walk_name, volatility, int(run_seed), self._rounds)
         self._reseeds = shifted_reseeds(reseeds, start)
         self._paused, self._until = paused, None if until is None else until + start
+        self._seed_k = self.seeds_of(row)
+        self._only = only if self.branches else None
         try:
             runs = self._run(params, first) if imports is None else self._run_imported(params, first, imports)
         finally:
-            self._reseeds, self._walk, self._paused, self._until = None, None, None, None
+            self._reseeds, self._walk, self._paused, self._until, self._only = None, None, None, None, None
+            self._seed_k = None
         return [shifted_run(r, start, self._length) for r in runs] if self.max_start else runs
+
+    def _counting(self, seeds: str, fixed: Mapping[str, object]) -> None:
+        """How many agents the epidemic starts from (:mod:`sim.runs.fit.start`): fixed or fitted (its column), of
+        the selection ``seeds`` (None: its own count)."""
+        self._fixed_seeds: int | None = None
+        self._fitted_seeds: int | None = None
+        self._seed_spec = None
+        self._seed_k = None  # the run being made's count of seeds (true_runs)
+        if SEEDS in self.apart and (SEEDS in fixed or SEEDS in self.names):
+            fitted = SEEDS in self.names
+            most = math.ceil(self.priors.items[self.names.index(SEEDS)].hi) if fitted else _fixed_count(fixed[SEEDS])
+            self._seed_spec = counted(seeds, self.world, most)
+            self._fitted_seeds = self.names.index(SEEDS) if fitted else None
+            self._fixed_seeds = None if fitted else most
+
+    def seeds_of(self, row: np.ndarray) -> int | None:
+        """The particle ``row``'s count of seeds (None: the selection's own)."""
+        if self._fitted_seeds is None:
+            return self._fixed_seeds
+        return max(1, int(round(float(row[self._fitted_seeds]))))
 
     def start_of(self, row: np.ndarray) -> int:
         """The particle ``row``'s start: the rounds its epidemic runs before the observation's first tick."""
@@ -366,6 +400,8 @@ class Simulator:
     def _engine_runs(self, params: dict[str, Any], first: int) -> list[RunEntry]:
         assert self.request.message is not None  # __init__ made it
         message = dataclasses.replace(self.request.message, params=params, seed=first)
+        if self._seed_k is not None and self._seed_spec is not None:
+            message = dataclasses.replace(message, seeds=dataclasses.replace(self._seed_spec, k=self._seed_k))
         request = dataclasses.replace(self.request, message=message)
         ensemble = EnsembleRuns(self.world, self.registry, request, message, self.config)
         ensemble.imports = self._particle_imports
@@ -394,8 +430,8 @@ class Simulator:
             imports=self._particle_imports,
             reseeds=self._reseeds,
             walk=self._walk,
-            paused=self._paused,
-            rounds=self._until,
+            pause=None if self._paused is None else batched.Pause(self._paused, self._until, self._only),
+            seeds=self._seed_k,
         )
         if self._paused is not None:
             self.paused = self._kernel.paused
@@ -405,6 +441,15 @@ class Simulator:
         """Compile (or load) the kernel here, before workers fork, so that they share it."""
         if self.batched:
             batched.warm(self.model)
+
+
+def _fixed_count(text: object) -> int:
+    """A fixed ``seeds`` value, checked."""
+    try:
+        value = float(str(text))
+    except ValueError:
+        value = math.nan
+    return seeds_of(value, f"seeds={str(text)[:30]}")
 
 
 def _fixed_rate(text: str) -> float:

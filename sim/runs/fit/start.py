@@ -11,14 +11,21 @@ observation's tick ``t`` is the run's round ``t + start`` (the seeds' own onsets
 ``start`` is above 0). What is given in the observation's ticks moves with it: importations (``imported``) come at
 their ticks, change points (``beta~20``) at theirs, a particle filter's branches at its ticks.
 
-It is the observation's parameter, as ``report`` and ``import`` are: not the model's, and not part of a forecast of
-a running session (whose start is its own).
+With ``seeds`` among the fit's parameters (``--param seeds=1..30``; ``--param seeds=12`` fixes it) a particle's
+run starts from that many agents of the ``--seeds`` selection (its ``K``: ``random:1`` with ``seeds=12`` draws 12
+random agents, as ``random:12`` would), so that a first tick counting dozens of cases can be a run's first tick
+too; with ``start`` both are fitted: how long before the data the epidemic began, and from how many.
+
+They are the observation's parameters, as ``report`` and ``import`` are: not the model's, and not part of a
+forecast of a running session (whose start is its own).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -27,10 +34,16 @@ from sim.model.imports import Imports
 from sim.plugin.schedule import split_time
 from sim.runs.reports import RunEntry
 
+if TYPE_CHECKING:
+    from sim.model.seeds import SeedSpec
+
 #: The fit's parameter of the epidemic's start: rounds before the observation's first tick.
 START = "start"
 #: The most rounds an epidemic may start before the data.
 MAX_START = 1000
+#: The fit's parameter of how many agents the epidemic starts from: the count ``K`` of the ``--seeds`` selection
+#: (``random:K``, ``top:K``, ``community:C:K``, ``METHOD:K``), a whole number from 1 to the agents it draws from.
+SEEDS = "seeds"
 
 
 def start_range_error(text: str) -> BadParameterError:
@@ -50,6 +63,40 @@ def fixed_start(text: str) -> int:
         value = math.nan
     if not (math.isfinite(value) and value == round(value) and 0 <= value <= MAX_START):
         raise start_range_error(f"start={text}")
+    return int(value)
+
+
+def counted(text: str, world: object, most: int) -> SeedSpec:
+    """The ``--seeds`` selection ``text`` whose count ``seeds`` sets, checked against ``world`` at ``most`` seeds
+    (the largest the fit may draw).
+
+    Raises:
+        BadParameterError: a selection without a count (``ids:``, ``file:``, ``none``), or more seeds than it can
+            draw from this world.
+    """
+    from sim.model.seeds import SeedSpec  # noqa: PLC0415 - kept off the import path of plain fits
+
+    spec = SeedSpec.parse(text)
+    if not spec.k:
+        raise BadParameterError(
+            f"params seeds sets how many agents the --seeds selection starts from, and {str(spec)[:60]} names its "
+            "agents: give a selection with a count (random:K, top:K, community:C:K, METHOD:K)",
+            fields="params",
+        )
+    try:
+        dataclasses.replace(spec, k=most).check(world)  # type: ignore[arg-type]
+    except BadParameterError as exc:
+        raise BadParameterError(f"params seeds up to {most:,}: {exc}", fields="params") from None
+    return spec
+
+
+def seeds_of(value: float, text: str) -> int:
+    """A particle's (or a fixed) count of seeds, checked: a whole number from 1 (``text`` names it)."""
+    if not (math.isfinite(value) and value >= 1 and value == round(value)) or value > 1 << 31:
+        raise BadParameterError(
+            f"params {text[:60]}: seeds counts the agents the epidemic starts from, a whole number from 1",
+            fields="params",
+        )
     return int(value)
 
 
