@@ -88,30 +88,43 @@ def test_imports_and_a_filters_branch_move_with_the_start(world):
     assert branched["series"]["new"][8:] != plain["series"]["new"][8:]
 
 
-@pytest.fixture(scope="module")
-def late_curve(tmp_path_factory):
-    """Daily onsets of a seir run whose first 10 days are cut off: the data begin mid-epidemic."""
-    path = tmp_path_factory.mktemp("start")
+def _onsets(path, seeds: str, cut: int, steps: int) -> None:
+    """``c.csv`` in ``path``: the daily onsets of a seir run (beta 0.06, sigma 0.3, gamma 0.2) on 3,000 agents from
+    ``seeds``, its first ``cut`` days left out (day ``cut`` is the file's 0)."""
     assert agora(path, "new", "w.db", "--agents", "3000", "--seed", "2").returncode == 0
     out = agora(
-        path, "run", "w.db", "--steps", "60", "--runs", "1", "--inject", "m", "--model", "seir", "--param", "beta=0.06",
-        "--param", "sigma=0.3", "--param", "gamma=0.2", "--seeds", "random:3", "--seed", "4", "--series", "s.csv",
+        path, "run", "w.db", "--steps", str(steps), "--runs", "1", "--inject", "m", "--model", "seir", "--param",
+        "beta=0.06", "--param", "sigma=0.3", "--param", "gamma=0.2", "--seeds", seeds, "--seed", "4", "--series",
+        "s.csv",
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
     lines = [row.split(",") for row in (path / "s.csv").read_text().splitlines()[1:]]
     onsets = [(int(t), int(v)) for _, t, m, v in lines if m == "onsets"]
-    (path / "c.csv").write_text("day,cases\n" + "".join(f"{t - 10},{v}\n" for t, v in onsets if t >= 10))
+    (path / "c.csv").write_text("day,cases\n" + "".join(f"{t - cut},{v}\n" for t, v in onsets if t >= cut))
+
+
+@pytest.fixture(scope="module")
+def late_curve(tmp_path_factory):
+    """Daily onsets of a seir run whose first 10 days are cut off: the data begin mid-epidemic."""
+    path = tmp_path_factory.mktemp("start")
+    _onsets(path, "random:3", 10, 60)
     return path
 
 
-def test_a_fit_recovers_the_start_of_a_curve_cut_short(late_curve):
+def _fitted(path, prior: str, seeds: str, budget: int) -> dict:
+    """The posterior of ``agora fit`` of ``c.csv``'s onsets by seir (beta fitted, sigma and gamma the truth's) with
+    ``prior`` beside beta."""
     out = agora(
-        late_curve, "fit", "w.db", "--observed", "c.csv", "--observe", "cases=onsets", "--model", "seir",
-        "--param", "beta=0.02..0.2", "--param", "sigma=0.3", "--param", "gamma=0.2", "--param", "start=0..25",
-        "--seeds", "random:3", "--budget", "3000", "--workers", "1", "--seed", "1", "--json",
+        path, "fit", "w.db", "--observed", "c.csv", "--observe", "cases=onsets", "--model", "seir",
+        "--param", "beta=0.02..0.2", "--param", "sigma=0.3", "--param", "gamma=0.2", "--param", prior,
+        "--seeds", seeds, "--budget", str(budget), "--workers", "1", "--seed", "1", "--json",
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
-    params = json.loads(out.stdout)["params"]
+    return json.loads(out.stdout)["params"]
+
+
+def test_a_fit_recovers_the_start_of_a_curve_cut_short(late_curve):
+    params = _fitted(late_curve, "start=0..25", "random:3", 3000)
     lo, hi = params["start"]["ci90"]
     assert lo <= 10 <= hi and hi - lo < 20, params["start"]  # the data speak: narrower than the prior's 25
     lo, hi = params["beta"]["ci90"]
@@ -169,25 +182,12 @@ def test_a_count_of_seeds_is_the_selection_of_that_many(world, kernel):
 def twelve(tmp_path_factory):
     """Daily onsets of a seir run from 12 random seeds on 3,000 agents."""
     path = tmp_path_factory.mktemp("twelve")
-    assert agora(path, "new", "w.db", "--agents", "3000", "--seed", "2").returncode == 0
-    out = agora(
-        path, "run", "w.db", "--steps", "40", "--runs", "1", "--inject", "m", "--model", "seir", "--param", "beta=0.06",
-        "--param", "sigma=0.3", "--param", "gamma=0.2", "--seeds", "random:12", "--seed", "4", "--series", "s.csv",
-    )  # fmt: skip
-    assert out.returncode == 0, out.stderr
-    lines = [row.split(",") for row in (path / "s.csv").read_text().splitlines()[1:]]
-    (path / "c.csv").write_text("day,cases\n" + "".join(f"{t},{v}\n" for _, t, m, v in lines if m == "onsets"))
+    _onsets(path, "random:12", 0, 40)
     return path
 
 
 def test_a_fit_recovers_how_many_seeds_the_epidemic_started_from(twelve):
-    out = agora(
-        twelve, "fit", "w.db", "--observed", "c.csv", "--observe", "cases=onsets", "--model", "seir",
-        "--param", "beta=0.02..0.2", "--param", "sigma=0.3", "--param", "gamma=0.2", "--param", "seeds=1..40",
-        "--seeds", "random:1", "--budget", "2000", "--workers", "1", "--seed", "1", "--json",
-    )  # fmt: skip
-    assert out.returncode == 0, out.stderr
-    lo, hi = json.loads(out.stdout)["params"]["seeds"]["ci90"]
+    lo, hi = _fitted(twelve, "seeds=1..40", "random:1", 2000)["seeds"]["ci90"]
     assert lo <= 12 <= hi and hi - lo < 20, (lo, hi)  # the data speak: narrower than the prior's 39
 
 
