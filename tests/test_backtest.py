@@ -249,7 +249,7 @@ def test_agoras_forecast_beats_persistence_on_its_own_world(backtest_world):
 
 @pytest.mark.slow
 def test_cuts_in_parallel_give_the_numbers_of_cuts_one_after_another(backtest_world):
-    request = _request(backtest_world, budget=400, cuts=3, horizon=5, workers=2)
+    request = _request(backtest_world, budget=400, cuts=3, horizon=5, workers=2, filter_particles=200)
     apart = _run(backtest_world, request, parallel=True)
     along = _run(backtest_world, request, parallel=False)
     assert apart.parallel and not along.parallel

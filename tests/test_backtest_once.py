@@ -37,7 +37,7 @@ def test_a_backtest_reads_its_observation_once_and_plans_each_cut_once(tmp_path,
         {
             "observed": data_file("incidence-Measles1861.csv"), "observe": ["cases=onsets"], "model": "sir",
             "params": ["beta=0.01..1:log", "gamma=0.05..0.5"], "seeds": "random:1", "budget": 200,
-            "cut": "15,21,27", "horizon": 7, "workers": 1,
+            "cut": "15,21,27", "horizon": 7, "workers": 1, "filter_particles": 100,
         }
     )  # fmt: skip
     world, registry = load_world(str(tmp_path / "w.db")), plugin_registry(None)

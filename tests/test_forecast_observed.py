@@ -138,19 +138,23 @@ def _weekly(folder, name):
 
 @pytest.mark.slow
 def test_agora_forecasts_the_seven_curves_and_three_weekly_aggregates(tmp_path):
-    """Agora's own forecast (SIR fitted on every observation, a budget of 1,000) past each of the seven curves
-    and three weekly aggregates, beside persistence: a forecast made, its 23 quantiles ordered."""
+    """Agora's own forecast (SIR fitted on every observation, a budget of 1,000, filtered through the data by 200
+    particles) past each of the seven curves and three weekly aggregates, beside persistence: a forecast made, its
+    23 quantiles ordered, and the filter's report in the JSON."""
     assert agora(tmp_path, "new", "w.db", "--agents", "2000", "--seed", "3").returncode == 0
     files = [data_file(f"incidence-{n}.csv") for n in SEVEN] + [_weekly(tmp_path, n) for n in ("Flu1918", "SARS2003")]
     for path in files:
         out = agora(
             tmp_path, "forecast", "w.db", "--observed", str(path), "--observe", "cases=new", "--model", "sir",
             "--param", "beta=0.01..1:log", "--param", "gamma=0.05..1", "--param", "report=0.01..1", "--seeds",
-            "random:3", "--budget", "1000", "--horizon", "3", "--method", "agora,persistence", "--json",
+            "random:3", "--budget", "1000", "--horizon", "3", "--method", "agora,persistence", "--filter-particles",
+            "200", "--json",
         )  # fmt: skip
         assert out.returncode in (0, 3), (path, out.stderr)
-        values = np.array(json.loads(out.stdout)["quantiles"]["agora"]["values"], dtype=float)
+        data = json.loads(out.stdout)
+        values = np.array(data["quantiles"]["agora"]["values"], dtype=float)
         assert values.shape == (23, 3) and (np.diff(values, axis=0) >= 0).all()
+        assert data["filtered"]["particles"] == 200 and len(data["filtered"]["ess"]) == len(data["history"])
 
 
 def test_a_horizon_past_the_data_scores_none_without_a_numpy_warning(folder):

@@ -34,7 +34,7 @@ CURVE += [4, 4, 3, 3, 2, 2, 2, 1, 1, 1, 1, 0, 1, 0, 0, 1, 0, 0, 0, 0]
 #: A plan's forecast settings (data only): two cuts, Agora's forecast alone, a small fit.
 SETTINGS = (
     'model = "sir"\nparam = ["beta=0.005..0.1", "gamma=0.05..0.5"]\nseeds = "random:5"\nbudget = 100\n'
-    'observed = "curve.csv"\ncut = ["15", "25"]\nhorizon = 4\nmethod = ["agora"]\n'
+    'observed = "curve.csv"\ncut = ["15", "25"]\nhorizon = 4\nmethod = ["agora"]\nfilter-particles = 100\n'
 )
 #: A summary module that leaves a mark beside itself when it is imported: whether the plan's code ran.
 MARKING = """

@@ -79,7 +79,7 @@ def counted(text: str, world: object, most: int) -> SeedSpec:
     spec = SeedSpec.parse(text)
     if not spec.k:
         raise BadParameterError(
-            f"params seeds sets how many agents the --seeds selection starts from, and {str(spec)[:60]} names its "
+            f"params seeds sets how many agents the seed selection (seeds) starts from, and {str(spec)[:60]} names its "
             "agents: give a selection with a count (random:K, top:K, community:C:K, METHOD:K)",
             fields="params",
         )
