@@ -76,7 +76,7 @@ def forecast_methods(p: Any, methods: str, when: str) -> None:
         "accepted particles continued, conditioned on the last week)",
     )
     p.add_argument(
-        "--filter-particles", type=integer, metavar="N", help="the trajectories the filter weighs (default 1,000)"
+        "--filter-particles", type=integer, metavar="N", help="the trajectories the filter weighs (default 500)"
     )
     p.add_argument(
         "--filter-window",

@@ -347,7 +347,7 @@ def _filter(data: Mapping[str, object]) -> tuple[str, int, int]:
         raise BadParameterError(
             f"filter must be one of {', '.join(FILTER_LAWS)}, not {str(law)[:30]!r}", fields="filter"
         )
-    particles = _whole(data.get("filter_particles", 1000), "filter_particles", 10, MAX_PARTICLES)
+    particles = _whole(data.get("filter_particles", 500), "filter_particles", 10, MAX_PARTICLES)
     return law, particles, _whole(data.get("filter_window", 7), "filter_window", 0, MAX_TICKS)
 
 
@@ -505,7 +505,7 @@ class Backtest:
             the default; models whose runs cannot branch are weighed by the last ``filter_window`` ticks),
             ``binomial`` (the fit's thinning, without a delay) or ``none`` (the fit's particles continued as
             accepted, ``alive`` applying).
-        filter_particles: the trajectories the filter weighs (default 1,000).
+        filter_particles: the trajectories the filter weighs (default 500).
         filter_window: the last ticks up to each cut whose counts choose the negative binomial's dispersion, and
             weigh the trajectories of models whose runs cannot branch (default 7; 0: every tick).
 
@@ -531,7 +531,7 @@ class Backtest:
     ensemble: str = "median"
     ensemble_weights: bool = False
     filter: str = "negbin"
-    filter_particles: int = 1000
+    filter_particles: int = 500
     filter_window: int = 7
 
     #: The backtest's own fields; every other one is its fit's (:attr:`Fit.FIELDS`).

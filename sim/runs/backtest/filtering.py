@@ -78,7 +78,7 @@ MIN_ESS = 10.0
 #: a request's checks must not).
 NO_RESEEDS = np.zeros((0, 5), dtype=np.uint64)
 #: The default number of trajectories a filter weighs.
-PARTICLES = 1000
+PARTICLES = 500
 #: The columns of a run's forest measures (:func:`sim.runs.kernel_report.summary`'s), not of its counts alone: a
 #: filter through one of them reads each block's whole report.
 FOREST_COLUMNS = ("depth", "breadth")
