@@ -34,7 +34,7 @@ import numpy as np
 
 from sim.core.topics import mask_topics
 from sim.core.world import world_rng
-from sim.llm import offline, prompts
+from sim.llm import archetypes, offline, prompts
 from sim.llm.client import Completion, LLMClient, LLMStats
 from sim.llm.config import LLMConfig
 
@@ -108,6 +108,10 @@ class LLMService:
     parse_decision = staticmethod(prompts.parse_decision)
     #: The decision's JSON schema, which ``ask`` sends where the server constrains answers to one.
     decision_schema = prompts.DECISION_SCHEMA
+    #: An archetype's action probabilities (issue 76): the prompt, its parser and its schema.
+    archetype_prompt = staticmethod(archetypes.archetype_prompt)
+    parse_probabilities = staticmethod(archetypes.parse_probabilities)
+    probability_schema = archetypes.PROBABILITY_SCHEMA
 
     def __init__(self, world: Any, config: LLMConfig | None = None) -> None:
         self.world = world

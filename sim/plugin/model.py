@@ -179,6 +179,29 @@ class LLMAgents(Protocol):
     def decision_schema(self) -> dict[str, Any]:
         """The JSON schema of an answer to :meth:`decision_prompt`, for :meth:`ask`'s ``schema``."""
 
+    def archetype_prompt(
+        self,
+        persona: Any,
+        interests: Sequence[str],
+        group: str,
+        size: int,
+        message: str,
+        situation: int,
+        *,
+        author: str | None = None,
+    ) -> list[dict[str, str]]:
+        """The chat messages asking for the action probabilities (repost, reply, like, ignore) of an archetype
+        (its representative's ``persona`` and ``interests``, the group's description and size) in ``situation``
+        (:func:`sim.plugin.archetypes.situations`); the answer is parsed by :meth:`parse_probabilities`."""
+
+    def parse_probabilities(self, text: str) -> np.ndarray:
+        """An answer to :meth:`archetype_prompt`: four probabilities summing to 1 (raises ``ValueError`` when
+        malformed)."""
+
+    @property
+    def probability_schema(self) -> dict[str, Any]:
+        """The JSON schema of an answer to :meth:`archetype_prompt`."""
+
 
 # -- the context of a round --------------------------------------------------------------------------
 
