@@ -57,6 +57,10 @@ def answer_for(messages: list[dict[str, Any]]) -> str:
     text = json.dumps(messages, sort_keys=True, ensure_ascii=False)
     h = hashlib.blake2b(text.encode(), digest_size=8).digest()
     k = int.from_bytes(h, "little")
+    if any("four probabilities" in str(m.get("content", "")) for m in messages if isinstance(m, dict)):
+        # an archetype's action probabilities (sim.llm.archetypes): four weights from the hash, summing to 1
+        w = [1 + (k >> (8 * i)) % 7 for i in range(len(ACTIONS))]
+        return json.dumps({a: round(x / sum(w), 4) for a, x in zip(("repost", "reply", "like", "ignore"), w)})
     if any('"action"' in str(m.get("content", "")) for m in messages if isinstance(m, dict)):
         action = ACTIONS[k % len(ACTIONS)]
         return json.dumps({"action": action, "text": f"({action} #{k % 997}) makes me think."})
