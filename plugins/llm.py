@@ -32,6 +32,7 @@ with ``llm_agents = 0``, nobody is sampled and the model adopts exactly as its r
 
 from __future__ import annotations
 
+import json
 from collections import deque
 from typing import Any
 
@@ -48,11 +49,31 @@ from sim.plugin import (
     StepResult,
     union_agents,
 )
+from sim.plugin import archetypes as arch
+from sim.plugin import policy as pol
 
 REPOSTED, REPLIED, LIKED, DECIDING = 1, 2, 3, 4
 _ACTION_STATE = {"repost": REPOSTED, "reply": REPLIED, "like": LIKED, "ignore": 0}
+#: The state of each action of ``sim.plugin.archetypes.ACTIONS`` (repost, reply, like, ignore).
+_STATES = np.array([REPOSTED, REPLIED, LIKED, 0], dtype=np.int8)
 #: The generator stream of the random sample (``ctx.stream_rng``), apart from the session's own.
 SAMPLE_STREAM = 11
+#: The stream of each round's key for the agents' own draws (archetypes and policies).
+DRAW_STREAM = 12
+#: Store keys of the decisions the LLM made (what ``agora llm distill`` fits a policy on): per decision, the agent,
+#: how many of its contacts had taken the message up, whether its topic was among its interests, the action's
+#: index in ``ACTIONS`` and the tick it landed.
+LOG = ("llm.log_agent", "llm.log_shared", "llm.log_interested", "llm.log_action", "llm.log_tick")
+_LOG_TYPES = (np.int32, np.int32, np.int8, np.int8, np.int64)
+
+
+def _json(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except (json.JSONDecodeError, RecursionError):
+        raise BadParameterError(
+            "the policy parameter is not a policy's JSON: give a policy made by agora llm distill"
+        ) from None
 
 
 def _pairs(text: str) -> dict[str, str]:
@@ -97,17 +118,38 @@ class LLMDecisions(PropagationModel):
             str, "influential", help="which exposed agents the LLM decides for", choices=("influential", "random")
         ),
         "history": Param(int, 3, 0, 20, "messages the agent saw recently that go into its prompt"),
+        "archetypes": Param(
+            str,
+            "",
+            help="every exposed agent decides from its archetype's probabilities, asked once per archetype and "
+            "situation: K clusters (1-1000) or COL[,COL] (empty: off)",
+        ),
+        "policy": Param(
+            str,
+            "",
+            help="every exposed agent decides from a distilled policy (its JSON, from agora llm distill), with no "
+            "model call (empty: off)",
+        ),
     }
 
     @classmethod
     def validate(cls, params: dict[str, Any]) -> dict[str, Any]:
         out = super().validate(params)
         _pairs(out["rule_params"])
+        if out["archetypes"] and out["policy"]:
+            raise BadParameterError("archetypes and a policy cannot both decide: give one of them")
+        if out["archetypes"]:
+            arch.parse_spec(out["archetypes"])
+        if out["policy"]:
+            pol.parse_policy(_json(out["policy"]), "the policy parameter")
         return out
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
         self.rule: PropagationModel | None = None
+        self.groups: arch.Archetypes | None = None
+        self.policy: pol.Policy | None = None
+        self.mean_susceptibility = np.empty(0)
         self.inbox: deque[tuple[int, Any]] = deque()
         self.asked: set[int] = set()
         self.answers: dict[str, int] = {"llm": 0, "cache": 0, "fallback": 0}
@@ -134,6 +176,10 @@ class LLMDecisions(PropagationModel):
 
     def start(self, ctx: StepContext) -> None:
         self._rule(ctx).start(ctx)
+        for key, dtype in zip(LOG, _LOG_TYPES):
+            ctx.store[key] = np.empty(0, dtype=dtype)
+        if self.p["archetypes"] or self.p["policy"]:
+            self._cheap_start(ctx)
         ctx.store["llm.pending"] = np.empty(0, dtype=np.int32)
         ctx.store["llm.pending_source"] = np.empty(0, dtype=np.int32)
         ctx.store["llm.pending_fallback"] = np.empty(0, dtype=np.int8)
@@ -248,17 +294,158 @@ class LLMDecisions(PropagationModel):
             fb_via[by_rule] = r_via[pos]
         return agents, by_rule.astype(np.int8), fb_src, fb_via
 
-    # -- a round ----------------------------------------------------------------------------------
-    def step(self, ctx: StepContext) -> StepResult:
-        rule = self._rule(ctx)
-        store = ctx.store
-        pend = np.asarray(store["llm.pending"], dtype=np.int32)
-        p_src = np.asarray(store["llm.pending_source"], dtype=np.int32)
-        p_fb = np.asarray(store["llm.pending_fallback"], dtype=np.int8)
-        p_via = np.asarray(store["llm.pending_via"], dtype=np.bool_)
-        llm = ctx.llm if ctx.llm is not None and ctx.llm.online else None  # None: nobody is asked
+    # -- archetypes and policies ------------------------------------------------------------------
+    def _cheap_start(self, ctx: StepContext) -> None:
+        ctx.store["llm.pending_key"] = np.empty(0, dtype=np.int64)
+        self._cheap_ready(ctx, fresh=True)
 
-        # 1. What landed (and, for a session restored from a file, asking again what was pending).
+    def _cheap_ready(self, ctx: StepContext, *, fresh: bool = False) -> None:
+        """The policy parsed and checked against the world, or the archetypes made (again, for a session restored
+        from a file: keys asked but not answered before are asked again)."""
+        w = ctx.world
+        labels = {a: tuple(w.category_labels(a)) for a, m in w.attributes.items() if m.get("kind") == "category"}
+        if self.p["policy"] and self.policy is None:
+            self.policy = pol.parse_policy(_json(self.p["policy"]), "the policy parameter")
+            pol.check_world(self.policy, w.columns, w.attributes, labels)
+        if self.p["archetypes"] and self.groups is None:
+            g = arch.assign(w.columns, w.attributes, labels, self.p["archetypes"], int(w.seed))
+            self.groups = g
+            susc = np.asarray(w.columns["susceptibility"], dtype=np.float64)
+            self.mean_susceptibility = np.bincount(g.labels, weights=susc, minlength=g.count) / np.maximum(g.sizes, 1)
+            if fresh or "llm.arch_probs" not in ctx.store:
+                ctx.store["llm.arch_probs"] = np.full((g.count * arch.SITUATIONS, len(arch.ACTIONS)), np.nan)
+            probs = np.asarray(ctx.store["llm.arch_probs"])
+            ctx.store["llm.arch_asked"] = ~np.isnan(probs[:, 0])
+
+    def _offline(self, key: int) -> np.ndarray:
+        a, situation = divmod(int(key), arch.SITUATIONS)
+        return arch.offline_probabilities(float(self.mean_susceptibility[a]), situation)
+
+    def _ask_key(self, ctx: StepContext, llm: LLMAgents, key: int) -> bool:
+        """Ask for the probabilities of archetype and situation ``key``; False over the tick's budget."""
+        assert self.groups is not None
+        a, situation = divmod(int(key), arch.SITUATIONS)
+        rep = int(self.groups.representative[a])
+        msg = ctx.message
+        messages = llm.archetype_prompt(
+            ctx.world.persona(rep),
+            llm.interests(rep),
+            self.groups.names[a],
+            int(self.groups.sizes[a]),
+            str(msg.get("text", "")),
+            situation,
+            author=llm.name(msg.get("author")),
+        )
+        inbox = self.inbox
+
+        def landed(completion: Answer, k: int = int(key)) -> None:
+            inbox.append((k, completion))
+
+        return bool(llm.ask(messages, landed, parse=llm.parse_probabilities, schema=llm.probability_schema))
+
+    def _take_answers(self, table: np.ndarray) -> None:
+        while self.inbox:
+            key, c = self.inbox.popleft()
+            if c is None or c.source == "offline" or c.value is None:
+                self.answers["fallback"] += 1
+                table[key] = self._offline(key)
+            else:
+                self.answers[c.source] += 1
+                table[key] = np.asarray(c.value, dtype=np.float64)
+
+    def _fill(self, ctx: StepContext, llm: LLMAgents | None, table: np.ndarray, keys: np.ndarray) -> None:
+        """Probabilities for the keys without: asked (within the tick's budget), offline when nobody is asked."""
+        asked = np.array(ctx.store["llm.arch_asked"], dtype=bool)
+        for k in np.unique(keys[np.isnan(table[keys, 0])]).tolist():
+            if asked[k]:
+                continue
+            if llm is None:
+                table[k] = self._offline(k)
+            elif llm.budget_left <= 0 or not self._ask_key(ctx, llm, k):
+                break
+            asked[k] = True
+        ctx.store["llm.arch_asked"] = asked
+        self._take_answers(table)  # answers from the cache land at once
+
+    @staticmethod
+    def _sources(
+        ctx: StepContext, agents: np.ndarray, targets: np.ndarray, shown: np.ndarray, sharers: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Who exposed each agent (its lowest sender this round, else its feed's sharer) and whether by the feed."""
+        first_t, first_i = np.unique(targets, return_index=True)
+        senders = ctx.gather_sources()
+        j = np.searchsorted(first_t, agents)
+        jj = np.minimum(j, max(first_t.size - 1, 0))
+        by_graph = (j < first_t.size) & (first_t[jj] == agents) if first_t.size else np.zeros(agents.size, bool)
+        src = np.full(agents.size, -1, dtype=np.int32)
+        if first_t.size:
+            src[by_graph] = senders[first_i[jj[by_graph]]]
+        if shown.size and (~by_graph).any():
+            k = np.minimum(np.searchsorted(shown, agents[~by_graph]), shown.size - 1)
+            src[~by_graph] = sharers[k]
+        return src, ~by_graph
+
+    def _cheap_step(self, ctx: StepContext) -> StepResult:
+        """A round where every exposed agent decides by its archetype's probabilities or the policy."""
+        self._cheap_ready(ctx)
+        store = ctx.store
+        llm = ctx.llm if ctx.llm is not None and ctx.llm.online else None
+        pend = np.asarray(store["llm.pending"], dtype=np.int64)
+        p_src = np.asarray(store["llm.pending_source"], dtype=np.int32)
+        p_via = np.asarray(store["llm.pending_via"], dtype=np.bool_)
+        p_key = np.asarray(store.get("llm.pending_key", np.zeros(pend.size, np.int64)), dtype=np.int64)
+        targets, _ = ctx.gather_targets()
+        shown, sharers = ctx.feed_open()
+        cand = union_agents(targets[ctx.state[targets] == 0], shown).astype(np.int64)
+        src, via = self._sources(ctx, cand, targets, shown, sharers)
+        shared = ctx.adopted_in_counts(cand) if cand.size else np.zeros(0, np.int64)
+        topics = np.uint64(int(ctx.message.get("topics", 0)) & (2**64 - 1))
+        interested = (np.asarray(ctx.columns["interests"])[cand] & topics) != 0
+        if self.policy is not None:
+            data = pol.AgentData(ctx.columns, ctx.world.attributes, {}, cand, shared, interested)
+            probs = pol.probabilities(self.policy, data)
+            agents, a_src, a_via, waiting = cand, src, via, np.zeros(cand.size, bool)
+        else:
+            assert self.groups is not None
+            table = np.array(store["llm.arch_probs"], dtype=np.float64)
+            self._take_answers(table)
+            keys = np.asarray(arch.key_of(self.groups.labels[cand], arch.situations(shared, interested)), np.int64)
+            self._fill(ctx, llm, table, np.concatenate([keys, p_key]))
+            store["llm.arch_probs"] = table
+            agents = np.concatenate([cand, pend])
+            a_src, a_via = np.concatenate([src, p_src]), np.concatenate([via, p_via])
+            all_keys = np.concatenate([keys, p_key])
+            waiting = np.isnan(table[all_keys, 0])
+            probs = table[all_keys[~waiting]]
+            store["llm.pending"] = agents[waiting].astype(np.int32)
+            store["llm.pending_source"], store["llm.pending_via"] = a_src[waiting], a_via[waiting]
+            store["llm.pending_key"] = all_keys[waiting]
+            store["llm.pending_fallback"] = np.zeros(int(waiting.sum()), dtype=np.int8)
+        decide = agents[~waiting]
+        u = arch.agent_uniforms(int(ctx.stream_rng(DRAW_STREAM).integers(2**63)), decide)
+        states = _STATES[arch.draw(probs, u)]
+        was_pending = ctx.state[decide] == DECIDING
+        keep = (states > 0) | was_pending  # an ignore changes nothing, except for an agent that was waiting
+        new = np.flatnonzero(waiting & (np.arange(agents.size) < cand.size))
+        out_agents = np.concatenate([decide[keep], agents[new]])
+        out_states = np.concatenate([states[keep], np.full(new.size, DECIDING, np.int8)])
+        out_src = np.concatenate([np.where(states[keep] > 0, a_src[~waiting][keep], -1), np.full(new.size, -1)])
+        out_via = np.concatenate([a_via[~waiting][keep] & (states[keep] > 0), np.zeros(new.size, bool)])
+        return StepResult(
+            out_agents, out_states, out_src.astype(np.int32), attempts=int(targets.size), exposed=cand, via_feed=out_via
+        )
+
+    def _landed(
+        self,
+        ctx: StepContext,
+        llm: LLMAgents | None,
+        pend: np.ndarray,
+        p_src: np.ndarray,
+        p_fb: np.ndarray,
+        p_via: np.ndarray,
+    ) -> tuple[tuple[np.ndarray, ...], tuple[Any, ...]]:
+        """Decisions that landed applied (and, for a session restored from a file, what was pending asked again):
+        the pending arrays left, and the agents decided with their states, sources and feed flags."""
         results: dict[int, Any] = {}
         while self.inbox:
             a, c = self.inbox.popleft()
@@ -274,6 +461,7 @@ class LLMDecisions(PropagationModel):
             a, c = self.inbox.popleft()
             results[int(a)] = c
         l_agents, l_states = [], []
+        logged: list[tuple[int, int]] = []
         if results and pend.size:
             done = np.isin(pend, np.fromiter(results, dtype=np.int64, count=len(results)))
             for a, fb in zip(pend[done].tolist(), p_fb[done].tolist()):
@@ -286,6 +474,7 @@ class LLMDecisions(PropagationModel):
                     self.answers[c.source] += 1
                     d = c.value
                     state = _ACTION_STATE[d.action]
+                    logged.append((a, arch.ACTIONS.index(d.action)))
                     if d.text and d.action in ("repost", "reply"):
                         assert ctx.llm is not None  # the answer came from it
                         ctx.llm.post(
@@ -300,6 +489,43 @@ class LLMDecisions(PropagationModel):
         else:
             l_src = np.empty(0, dtype=np.int32)
             l_via = np.empty(0, dtype=bool)
+
+        self._log(ctx, logged)
+        return (pend, p_src, p_fb, p_via), (l_agents, l_states, l_src, l_via)
+
+    @staticmethod
+    def _log(ctx: StepContext, logged: list[tuple[int, int]]) -> None:
+        """Add the LLM's decisions to the session's log (see :data:`LOG`), with each agent's situation now."""
+        if not logged or "llm.log_agent" not in ctx.store:
+            return
+        agents = np.array([a for a, _ in logged], dtype=np.int64)
+        topics = np.uint64(int(ctx.message.get("topics", 0)) & (2**64 - 1))
+        new = (
+            agents,
+            ctx.adopted_in_counts(agents),
+            (np.asarray(ctx.columns["interests"])[agents] & topics) != 0,
+            np.array([x for _, x in logged]),
+            np.full(agents.size, ctx.tick),
+        )
+        for key, dtype, values in zip(LOG, _LOG_TYPES, new):
+            ctx.store[key] = np.concatenate([np.asarray(ctx.store[key]), np.asarray(values).astype(dtype)])
+
+    # -- a round ----------------------------------------------------------------------------------
+    def step(self, ctx: StepContext) -> StepResult:
+        if self.p["archetypes"] or self.p["policy"]:
+            return self._cheap_step(ctx)
+        rule = self._rule(ctx)
+        store = ctx.store
+        pend = np.asarray(store["llm.pending"], dtype=np.int32)
+        p_src = np.asarray(store["llm.pending_source"], dtype=np.int32)
+        p_fb = np.asarray(store["llm.pending_fallback"], dtype=np.int8)
+        p_via = np.asarray(store["llm.pending_via"], dtype=np.bool_)
+        llm = ctx.llm if ctx.llm is not None and ctx.llm.online else None  # None: nobody is asked
+
+        # 1. What landed (and, for a session restored from a file, asking again what was pending).
+        (pend, p_src, p_fb, p_via), (l_agents, l_states, l_src, l_via) = self._landed(
+            ctx, llm, pend, p_src, p_fb, p_via
+        )
 
         # 2. The rule model, on the same round.
         res = rule.step(ctx)

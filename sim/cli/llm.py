@@ -9,11 +9,14 @@ stores them (``--set base_urls=...`` is refused) and one that names them has the
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from sim.cli.args import EXIT_FAILED, parse_params
+from sim.cli.llmcheap import cheap_choice
 from sim.cli.output import emit
 from sim.core.audit import TEXT_LIMIT, public_settings
 from sim.core.worldlock import world_lock
@@ -202,6 +205,10 @@ async def _store_cache(world: Any, audit: dict[str, Any] | None = None) -> None:
 async def _llm(args: argparse.Namespace) -> int:
     if args.world == ESTIMATE:
         return await _estimate(args)
+    if args.world == DISTILL:
+        return await _distill(args)
+    if getattr(args, "output", None) is not None:
+        raise BadParameterError("-o is for a distilled policy: run 'agora llm distill WORLD -o POLICY'")
     given = [flag for attr, flag in _ESTIMATE_OPTIONS if getattr(args, attr, None) not in (None, [], False)]
     if args.estimated is not None or given:
         raise BadParameterError(
@@ -364,6 +371,8 @@ def _local_text(data: dict[str, Any]) -> str:
 
 #: The word in place of WORLD that asks for an estimate (``agora llm estimate WORLD``).
 ESTIMATE = "estimate"
+#: The word in place of WORLD that distills a policy: ``agora llm distill WORLD -o POLICY``.
+DISTILL = "distill"
 
 #: The flags of an estimate (``agora llm estimate WORLD``), refused without it.
 _ESTIMATE_OPTIONS = (
@@ -382,13 +391,15 @@ _ESTIMATE_OPTIONS = (
 )
 
 
-def estimate_fields(args: argparse.Namespace, llm: dict[str, Any] | None, *, model: str) -> dict[str, Any]:
+def estimate_fields(
+    args: argparse.Namespace, llm: dict[str, Any] | None, *, model: str, params: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """The fields of the :class:`~sim.engine.requests.Ensemble` an estimate's flags (``agora run``'s) ask for;
-    ``model``: the model when none is given."""
+    ``model``: the model when none is given; ``params``: the parameters (default: ``--param``'s)."""
     return {
         "text": args.inject,
         "model": args.model or model,
-        "params": parse_params(args.param),
+        "params": parse_params(args.param) if params is None else params,
         "seeds": args.seeds or "random:10",
         "topics": args.topic,
         "author": args.author,
@@ -420,9 +431,11 @@ async def _estimate(args: argparse.Namespace) -> int:
     if args.inject is None and any(getattr(args, a) not in (None, []) for a in ("model", "param", "seeds", "topic")):
         raise BadParameterError("--model, --param, --seeds and --topic describe an injected message: add --inject TEXT")
     overrides = llm_overrides(args, serve=False)
+    params = parse_params(args.param)
+    cheap_choice(args, params, overrides, path)
     world = await open_world(path)
     registry = plugin_registry(path, [])
-    request = Ensemble.parse(estimate_fields(args, overrides or None, model="llm"), registry)
+    request = Ensemble.parse(estimate_fields(args, overrides or None, model="llm", params=params), registry)
     estimate = await aestimate_session(world, request, registry=registry)
     data = {"world": os.path.abspath(path), **estimate.to_dict()}
     emit(args, data, estimate.text())
@@ -466,3 +479,26 @@ def estimate_after_run(result: Any, estimate: Any) -> str:
     seconds = sum(float(r.get("seconds", 0.0)) for r in result["runs"])
     result["llm_estimate"] = estimate.compare(result["llm"], seconds)
     return compare_text(result["llm_estimate"])
+
+
+async def _distill(args: argparse.Namespace) -> int:
+    """``agora llm distill WORLD -o POLICY``: a policy fitted on WORLD's LLM decisions (:mod:`sim.llm.distill`)."""
+    from sim.llm.distill import distill  # noqa: PLC0415 - scikit-learn, only to distill
+
+    if args.estimated is None:
+        raise BadParameterError("say which world's decisions to distill: agora llm distill WORLD -o POLICY")
+    if args.output is None:
+        raise BadParameterError("say where the policy goes: agora llm distill WORLD -o POLICY")
+    world = await open_world(args.estimated)
+    policy, report = distill(world, seed=args.seed or 0)
+    text = json.dumps(policy.to_json(), indent=1)
+    Path(args.output).write_text(text + "\n", encoding="utf-8")
+    report = {**report, "policy": os.path.abspath(args.output), "bytes": len(text) + 1}
+    h = report["holdout"]
+    line = (
+        f"policy {args.output}: fitted on {report['decisions']:,} LLM decisions of {report['sessions']} session(s), "
+        f"{report['features']} features; held-out agreement {h['agreement']:.1%} on {h['decisions']:,} decisions "
+        f"(always {h['commonest_action']}: {h['commonest_agreement']:.1%})"
+    )
+    emit(args, report, line)
+    return 0

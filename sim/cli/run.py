@@ -12,6 +12,7 @@ from typing import Any
 from sim.analysis.plot import check_figure_path, plot_tables
 from sim.cli.args import EXIT_FAILED, check_metrics_options, parse_params, social_changes
 from sim.cli.llm import estimate_after_run, estimate_before_run, llm_overrides, online_run, refuse_unused_llm
+from sim.cli.llmcheap import cheap_choice
 from sim.cli.output import emit, indented, params_text, shown_line
 from sim.cli.progress import stderr_progress
 from sim.cli.textable import render_table
@@ -47,6 +48,7 @@ async def run_command(args: argparse.Namespace) -> int:
     check_metrics_options(args)
     params = parse_params(args.param)
     llm = llm_overrides(args)
+    cheap_choice(args, params, llm, args.world)
     registry = plugin_registry(args.world, args.plugins)
     monitor = server = None
     if args.metrics_port is not None:  # bound before anything is opened: a busy port fails at once

@@ -132,6 +132,8 @@ class WorldView(_ReadOnlyView):
             "num_edges",
             "num_communities",
             "columns",
+            "attributes",
+            "category_labels",
             "graph",
             "sessions",
             "messages",

@@ -25,7 +25,7 @@ actions. Everything here works on whole columns: no per-agent loop.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -95,22 +95,22 @@ def parse_spec(spec: str) -> int | tuple[str, ...]:
     return names
 
 
-def spec_columns(columns: Mapping[str, np.ndarray], attributes: Mapping[str, Mapping[str, str]]) -> list[str]:
-    """The column names a spec may group by on a world with these columns and attributes."""
-    return [*PERSONA, *BUILT_IN, *(a for a in attributes if a in columns)]
+def spec_columns(columns: Mapping[str, object] | None, attributes: Mapping[str, Mapping[str, str]]) -> list[str]:
+    """The column names a spec may group by on a world with these attributes (and columns, where given)."""
+    return [*PERSONA, *BUILT_IN, *(a for a in attributes if columns is None or a in columns)]
 
 
-def check_spec(spec: str, columns: Mapping[str, np.ndarray], attributes: Mapping[str, Mapping[str, str]]) -> None:
-    """Raise unless ``spec`` can group this world's agents.
+def check_spec(spec: str, known: Sequence[str], n: int | None = None) -> None:
+    """Raise unless ``spec`` can group a world of ``n`` agents whose groupable columns are ``known``
+    (:func:`spec_columns`).
 
     Raises:
         BadParameterError: the spec is malformed or names a column the world lacks (one sentence naming it)."""
     parsed = parse_spec(spec)
     if isinstance(parsed, int):
-        if parsed > len(next(iter(columns.values()))):
-            raise BadParameterError(f"archetypes {parsed} is more clusters than the world has agents: give fewer")
+        if n is not None and parsed > n:
+            raise BadParameterError(f"archetypes {parsed} is more clusters than the world's {n:,} agents: give fewer")
         return
-    known = spec_columns(columns, attributes)
     for name in parsed:
         if name not in known:
             raise BadParameterError(
@@ -130,7 +130,7 @@ def assign(
 
     Raises:
         BadParameterError: see :func:`check_spec`; also more than :data:`MAX_GROUPS` groups of columns."""
-    check_spec(spec, columns, attributes)
+    check_spec(spec, spec_columns(columns, attributes), len(columns["interests"]))
     parsed = parse_spec(spec)
     if isinstance(parsed, int):
         return _clusters(columns, attributes, parsed, seed, str(spec))

@@ -179,6 +179,14 @@ class WorldView(Protocol):
         ``influence``, ``reputation``, ``susceptibility``, ``community``, ``status``, ``activity_profile``, ..."""
 
     @property
+    def attributes(self) -> Mapping[str, Mapping[str, str]]:
+        """The attributes data gave (a people table's columns, ``agora set``): name -> ``{"kind": "number" |
+        "category", ...}``; each is also a column of :attr:`columns`."""
+
+    def category_labels(self, name: str) -> tuple[str, ...]:
+        """The labels of category attribute ``name``, in code order (code -1 is missing)."""
+
+    @property
     def graph(self) -> GraphView: ...
 
     def persona(self, i: int) -> Persona:

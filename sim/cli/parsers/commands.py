@@ -33,7 +33,7 @@ from sim.cli.args import (
     workers_flag,
 )
 from sim.cli.parsers import Subcommand, add_subcommands
-from sim.cli.parsers.estimate import llm_estimate_flags
+from sim.cli.parsers.estimate import cheap_flags, llm_estimate_flags
 from sim.cli.parsers.new import new_flags
 from sim.cli.parsers.options import KERNELS, force_flag, json_flag, number_flag, plugins_flag, world_argument
 from sim.core.audit import ACTIONS
@@ -423,6 +423,7 @@ def _run_ensemble(run: Any) -> None:
 
 def _run_pace(run: Any) -> None:
     """``agora run``'s waits and budgets: LLM answers at the end, ticks per second, a plugin call's time."""
+    cheap_flags(run)
     run.add_argument(
         "--llm-wait",
         type=non_negative_float,

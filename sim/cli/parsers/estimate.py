@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sim.cli.args import integer, non_negative_float, positive_int, reads, repeatable
+from sim.cli.args import integer, non_negative_float, output_file, positive_int, reads, repeatable
 
 
 def llm_estimate_flags(lm: Any) -> None:
@@ -15,8 +15,15 @@ def llm_estimate_flags(lm: Any) -> None:
         nargs="?",
         metavar="WORLD",
         type=reads("world"),
-        help="with estimate in place of the first WORLD: the world whose run is estimated",
+        help="with estimate (distill, scorecard) in place of the first WORLD: the world whose run is estimated "
+        "(whose decisions are distilled, which is scored)",
     )
+    dist = lm.add_argument_group(
+        "distill",
+        "agora llm distill WORLD -o POLICY: a policy fitted on the decisions an LLM made in WORLD's llm sessions "
+        "(scikit-learn's logistic regression; the distill extra), for agora run --llm-policy POLICY.",
+    )
+    output_file(dist, "-o", "--output", what="policy file", help="where the policy is written (JSON)")
     est = lm.add_argument_group(
         "estimate",
         "With estimate in place of WORLD: the LLM cost of a run before it starts (calls, tokens, money, wall time), "
@@ -40,10 +47,28 @@ def llm_estimate_flags(lm: Any) -> None:
         metavar="[TICK:]ACTION",
         help="an intervention during the run, as agora run takes it (repeatable)",
     )
+    cheap_flags(est)
     est.add_argument(
         "--llm-wait",
         type=non_negative_float,
         default=30.0,
         metavar="S",
         help="the seconds the run waits for answers at its end (default 30): the estimate says when they are too few",
+    )
+
+
+def cheap_flags(p: Any) -> None:
+    """Add ``--llm-archetypes SPEC`` and ``--llm-policy FILE`` to a parser (or group)."""
+    p.add_argument(
+        "--llm-archetypes",
+        metavar="K|COL[,COL]",
+        help="every exposed agent decides from its archetype's action probabilities, the model asked once per "
+        "archetype and situation: K clusters of persona features (1-1000), or the groups of columns (a people "
+        "table's, or occupation, trait, hobby, style, profile, community); implies --model llm",
+    )
+    p.add_argument(
+        "--llm-policy",
+        metavar="FILE",
+        help="every exposed agent decides from a policy distilled by 'agora llm distill', with no model call; "
+        "implies --model llm",
     )
