@@ -62,9 +62,22 @@ SAMPLE_STREAM = 11
 DRAW_STREAM = 12
 #: Store keys of the decisions the LLM made (what ``agora llm distill`` fits a policy on): per decision, the agent,
 #: how many of its contacts had taken the message up, whether its topic was among its interests, the action's
-#: index in ``ACTIONS`` and the tick it landed.
-LOG = ("llm.log_agent", "llm.log_shared", "llm.log_interested", "llm.log_action", "llm.log_tick")
-_LOG_TYPES = (np.int32, np.int32, np.int8, np.int8, np.int64)
+#: index in ``ACTIONS``, the tick it was made, and who made it (:data:`BY_LLM`, :data:`BY_ARCHETYPE`,
+#: :data:`BY_POLICY`; a pending archetype decision logs its bucket's least count of contacts).
+LOG = ("llm.log_agent", "llm.log_shared", "llm.log_interested", "llm.log_action", "llm.log_tick", "llm.log_source")
+_LOG_TYPES = (np.int32, np.int32, np.int8, np.int8, np.int64, np.int8)
+BY_LLM, BY_ARCHETYPE, BY_POLICY = 0, 1, 2
+
+
+def _append_log(
+    ctx: StepContext, agents: np.ndarray, shared: np.ndarray, interested: np.ndarray, actions: np.ndarray, by: int
+) -> None:
+    """Add decisions to the session's log (:data:`LOG`); a session started before the log had none, and keeps none."""
+    if agents.size == 0 or LOG[-1] not in ctx.store:
+        return
+    new = (agents, shared, interested, actions, np.full(agents.size, ctx.tick), np.full(agents.size, by))
+    for key, dtype, values in zip(LOG, _LOG_TYPES, new):
+        ctx.store[key] = np.concatenate([np.asarray(ctx.store[key]), np.asarray(values).astype(dtype)])
 
 
 def _json(text: str) -> Any:
@@ -405,6 +418,7 @@ class LLMDecisions(PropagationModel):
             data = pol.AgentData(ctx.columns, ctx.world.attributes, {}, cand, shared, interested)
             probs = pol.probabilities(self.policy, data)
             agents, a_src, a_via, waiting = cand, src, via, np.zeros(cand.size, bool)
+            sit, by = (shared, interested), BY_POLICY
         else:
             assert self.groups is not None
             table = np.array(store["llm.arch_probs"], dtype=np.float64)
@@ -415,6 +429,9 @@ class LLMDecisions(PropagationModel):
             agents = np.concatenate([cand, pend])
             a_src, a_via = np.concatenate([src, p_src]), np.concatenate([via, p_via])
             all_keys = np.concatenate([keys, p_key])
+            bucket, stance = np.divmod(p_key % arch.SITUATIONS, len(arch.STANCES))
+            least = np.concatenate([[0], arch.SHARED_EDGES])[bucket]  # a waiting agent's bucket's least count
+            sit, by = (np.concatenate([shared, least]), np.concatenate([interested, stance != 0])), BY_ARCHETYPE
             waiting = np.isnan(table[all_keys, 0])
             probs = table[all_keys[~waiting]]
             store["llm.pending"] = agents[waiting].astype(np.int32)
@@ -423,7 +440,9 @@ class LLMDecisions(PropagationModel):
             store["llm.pending_fallback"] = np.zeros(int(waiting.sum()), dtype=np.int8)
         decide = agents[~waiting]
         u = arch.agent_uniforms(int(ctx.stream_rng(DRAW_STREAM).integers(2**63)), decide)
-        states = _STATES[arch.draw(probs, u)]
+        drawn = arch.draw(probs, u)
+        states = _STATES[drawn]
+        _append_log(ctx, decide, sit[0][~waiting], sit[1][~waiting], drawn, by)
         was_pending = ctx.state[decide] == DECIDING
         keep = (states > 0) | was_pending  # an ignore changes nothing, except for an agent that was waiting
         new = np.flatnonzero(waiting & (np.arange(agents.size) < cand.size))
@@ -496,19 +515,13 @@ class LLMDecisions(PropagationModel):
     @staticmethod
     def _log(ctx: StepContext, logged: list[tuple[int, int]]) -> None:
         """Add the LLM's decisions to the session's log (see :data:`LOG`), with each agent's situation now."""
-        if not logged or "llm.log_agent" not in ctx.store:
+        if not logged:
             return
         agents = np.array([a for a, _ in logged], dtype=np.int64)
         topics = np.uint64(int(ctx.message.get("topics", 0)) & (2**64 - 1))
-        new = (
-            agents,
-            ctx.adopted_in_counts(agents),
-            (np.asarray(ctx.columns["interests"])[agents] & topics) != 0,
-            np.array([x for _, x in logged]),
-            np.full(agents.size, ctx.tick),
-        )
-        for key, dtype, values in zip(LOG, _LOG_TYPES, new):
-            ctx.store[key] = np.concatenate([np.asarray(ctx.store[key]), np.asarray(values).astype(dtype)])
+        interested = (np.asarray(ctx.columns["interests"])[agents] & topics) != 0
+        actions = np.array([x for _, x in logged])
+        _append_log(ctx, agents, ctx.adopted_in_counts(agents), interested, actions, BY_LLM)
 
     # -- a round ----------------------------------------------------------------------------------
     def step(self, ctx: StepContext) -> StepResult:

@@ -153,6 +153,7 @@ def _world_with_decisions(w, rule, count: int = 3000, seed: int = 2):
         "llm.log_shared": shared.astype(np.int32),
         "llm.log_interested": interested,
         "llm.log_action": rule(agents, shared, interested).astype(np.int8),
+        "llm.log_source": np.zeros(count, dtype=np.int8),
     }
     view = SimpleNamespace(**{k: getattr(w, k) for k in ("name", "n", "columns", "attributes", "category_labels")})
     view.sessions = [SimpleNamespace(model_name="llm", id=1, store=store)]
@@ -272,6 +273,7 @@ async def _until_done(sim: Simulation, limit: int = 500) -> None:
 
 def test_a_policy_distilled_from_llm_decisions_runs_with_no_call(served, tmp_path):
     folder, env = served
+    _run(folder, env, "--llm-archetypes", "3")  # its draws are logged too, and a policy is never fitted on them
     asked = _run(folder, env, "--model", "llm", "--param", "llm_agents=300", "--llm", "texts_per_tick=0")
     assert asked["llm"]["calls"] > 100
     done = agora(folder, "llm", "distill", "w.db", "-o", str(tmp_path / "p.json"), "--json")

@@ -22,7 +22,9 @@ from sim.plugin import policy as pol
 from sim.plugin.archetypes import ACTIONS
 
 #: The session store's keys of the log (``plugins/llm.py``'s ``LOG``), in :class:`Decisions`' order.
-LOG_KEYS = ("llm.log_agent", "llm.log_shared", "llm.log_interested", "llm.log_action")
+LOG_KEYS = ("llm.log_agent", "llm.log_shared", "llm.log_interested", "llm.log_action", "llm.log_source")
+#: Who made a logged decision (``plugins/llm.py``'s ``BY_*``).
+BY_LLM, BY_ARCHETYPE, BY_POLICY = 0, 1, 2
 #: The fewest decisions a policy is fitted on.
 MIN_DECISIONS = 20
 #: The share of decisions held out to measure agreement.
@@ -46,21 +48,23 @@ class Decisions:
         return int(self.agents.size)
 
 
-def decisions(world: Any) -> Decisions:
-    """Every logged LLM decision of ``world``'s ``llm`` sessions."""
+def decisions(world: Any, by: int = BY_LLM, sessions: set[int] | None = None) -> Decisions:
+    """Every logged decision of ``world``'s ``llm`` sessions (of those whose ids are in ``sessions``, if given) that
+    ``by`` made: the LLM's by default, an archetype's or a policy's."""
     parts: list[list[np.ndarray]] = [[], [], [], [], []]
     for s in world.sessions:
         store = getattr(s, "store", {}) or {}
-        if getattr(s, "model_name", None) != "llm" or "llm.log_agent" not in store:
+        if getattr(s, "model_name", None) != "llm" or any(k not in store for k in LOG_KEYS):
             continue
-        cols = [
-            np.asarray(store[k]) for k in ("llm.log_agent", "llm.log_shared", "llm.log_interested", "llm.log_action")
-        ]
+        if sessions is not None and int(s.id) not in sessions:
+            continue
+        cols = [np.asarray(store[k]) for k in LOG_KEYS]
         if len({c.size for c in cols}) != 1:
             continue  # a damaged log: skipped rather than misread
-        for i, c in enumerate(cols):
-            parts[i].append(c)
-        parts[4].append(np.full(cols[0].size, int(s.id)))
+        mine = cols[4] == by
+        for i, c in enumerate(cols[:4]):
+            parts[i].append(c[mine])
+        parts[4].append(np.full(int(mine.sum()), int(s.id)))
     if not parts[0]:
         empty = np.empty(0, dtype=np.int64)
         return Decisions(empty, empty, empty.astype(bool), empty, empty)
