@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.cli.args import EXIT_FAILED, parse_params
-from sim.cli.llmcheap import cheap_choice
+from sim.cli.llmcheap import cheap_choice, scorecard_command
 from sim.cli.output import emit
 from sim.core.audit import TEXT_LIMIT, public_settings
 from sim.core.worldlock import world_lock
@@ -207,6 +207,8 @@ async def _llm(args: argparse.Namespace) -> int:
         return await _estimate(args)
     if args.world == DISTILL:
         return await _distill(args)
+    if args.world == SCORECARD:
+        return await scorecard_command(args, llm_overrides(args))
     if getattr(args, "output", None) is not None:
         raise BadParameterError("-o is for a distilled policy: run 'agora llm distill WORLD -o POLICY'")
     given = [flag for attr, flag in _ESTIMATE_OPTIONS if getattr(args, attr, None) not in (None, [], False)]
@@ -373,6 +375,8 @@ def _local_text(data: dict[str, Any]) -> str:
 ESTIMATE = "estimate"
 #: The word in place of WORLD that distills a policy: ``agora llm distill WORLD -o POLICY``.
 DISTILL = "distill"
+#: The word in place of WORLD that scores the cheap stand-ins: ``agora llm scorecard WORLD --inject TEXT``.
+SCORECARD = "scorecard"
 
 #: The flags of an estimate (``agora llm estimate WORLD``), refused without it.
 _ESTIMATE_OPTIONS = (
