@@ -127,9 +127,18 @@ def _edge_list_text(e: dict[str, Any]) -> str:
     )
 
 
+#: The longest parameter value :func:`params_text` spells out (a distilled policy's JSON is kilobytes).
+LONGEST_PARAM = 80
+
+
 def params_text(params: dict[str, Any]) -> str:
-    """Model parameters as ``p=0.05 q=true``."""
-    return " ".join(f"{k}={spelled(v)}" for k, v in params.items())
+    """Model parameters as ``p=0.05 q=true`` (a value longer than :data:`LONGEST_PARAM` characters as its
+    length: ``policy=<7,898 characters>``; ``--json`` has it whole)."""
+    out = []
+    for k, v in params.items():
+        text = spelled(v)
+        out.append(f"{k}={text}" if len(text) <= LONGEST_PARAM else f"{k}=<{len(text):,} characters>")
+    return " ".join(out)
 
 
 def imported_line(recorded: dict[str, Any] | None) -> list[str]:
