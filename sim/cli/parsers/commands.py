@@ -249,7 +249,9 @@ def _llm(lm: Any) -> None:
     """The flags of ``agora llm``."""
     world_argument(
         lm,
-        "a world file, or the word local: what is installed for a local model (write ./local for a world of that name)",
+        "a world file; or the word local (what is installed for a local model), estimate WORLD (a run's cost), "
+        "distill WORLD -o POLICY (a policy from its LLM decisions) or scorecard WORLD --inject TEXT (the model beside "
+        "its archetypes and policy); write ./local for a world of that name",
     )
     repeatable(
         lm,
@@ -936,7 +938,10 @@ LLM = Subcommand(
     "send your API key elsewhere): set OPENAI_BASE_URL or pass --llm base_urls=... to each command. "
     "--ping sends one request to every server. 'agora llm local' says what is installed for a local model "
     "(llama.cpp's server and the model file, from the local-llm extra); --check also starts it and times it. "
-    "'agora llm estimate WORLD --inject TEXT --steps N' estimates a run's LLM cost before it starts.",
+    "'agora llm estimate WORLD --inject TEXT --steps N' estimates a run's LLM cost before it starts. "
+    "'agora llm distill WORLD -o POLICY' fits a policy on the decisions an LLM made in WORLD, for agora run "
+    "--llm-policy; 'agora llm scorecard WORLD --inject TEXT [--runs R] [--llm-archetypes SPEC]' runs the model, "
+    "its archetypes and a policy distilled from it side by side and says how far the cheap ones stray.",
     _llm,
     "examples:\n"
     "  agora llm estimate saves/w.db --inject 'AI writes poems' --steps 5 --llm local --param llm_agents=10\n"
