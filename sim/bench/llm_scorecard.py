@@ -19,7 +19,7 @@ from typing import Any
 from sim.bench.measure import PeakRSS, mb
 from sim.llm import local
 from sim.llm.config import LLMConfig
-from sim.runs.llmscore import scorecard
+from sim.runs.llmscore import Message, scorecard
 from sim.store.create import synthetic_world
 
 #: The generated world's agents and the replicates per arm, by default: on the fake server, and on the local model
@@ -46,7 +46,7 @@ async def _score(
     config: LLMConfig, agents: int, replicates: int, archetypes: str, progress: Callable[[str, float], None] | None
 ) -> dict[str, Any]:
     world = synthetic_world("bench-scorecard", agents, avg_degree=8, seed=76)
-    message = {"text": MESSAGE, "fields": {"topics": [TOPIC], "seeds": "random:10"}}
+    message = Message(MESSAGE, (TOPIC,))
     order = {"llm": 0, "archetypes": 1, "policy": 2}
 
     def step(arm: str, done: int) -> None:

@@ -57,7 +57,7 @@ async def scorecard_command(args: argparse.Namespace, overrides: dict[str, Any])
     """``agora llm scorecard WORLD --inject TEXT [--runs R] [--llm-archetypes SPEC]``: the llm, archetype and
     distilled-policy arms side by side (:mod:`sim.runs.llmscore`); the world is not changed."""
     from sim.llm import local  # noqa: PLC0415
-    from sim.runs.llmscore import MAX_TICKS, scorecard  # noqa: PLC0415 - the engine, only for a scorecard
+    from sim.runs.llmscore import MAX_TICKS, Message, scorecard  # noqa: PLC0415 - the engine, only for a scorecard
     from sim.store.worldfile import open_world  # noqa: PLC0415
 
     path = args.estimated
@@ -68,8 +68,7 @@ async def scorecard_command(args: argparse.Namespace, overrides: dict[str, Any])
     overrides.setdefault("texts_per_tick", 0)
     overrides.setdefault("calls_per_tick", 10_000)
     world = await open_world(path)
-    fields = {"topics": args.topic or [], "seeds": args.seeds or "random:10", "author": args.author}
-    message = {"text": args.inject, "fields": fields}
+    message = Message(args.inject, tuple(args.topic or ()), args.seeds or "random:10", args.author)
     async with local.serving(world.config.get("llm"), overrides) as config:
         if config.mode != "online":
             raise BadParameterError(

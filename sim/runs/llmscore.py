@@ -51,6 +51,16 @@ MAX_TICKS = 1000
 ALL = 100_000
 
 
+@dataclass(frozen=True)
+class Message:
+    """The message every arm injects: its text, topics, seed agents (a selection) and author (an original id)."""
+
+    text: str
+    topics: tuple[str, ...] = ()
+    seeds: str = "random:10"
+    author: int | None = None
+
+
 @dataclass
 class Arm:
     """One arm's runs: its parameters, counters over its replicates, cascade sizes and decisions."""
@@ -63,7 +73,7 @@ class Arm:
     counts: dict[str, int] = field(default_factory=dict)
     sessions: list[Any] = field(default_factory=list)
 
-    def report(self) -> dict[str, Any]:
+    def report(self) -> dict[str, object]:
         shown = {k: v for k, v in self.params.items() if k != "policy"}
         return {
             "params": shown,
@@ -95,7 +105,7 @@ def js_divergence(p: np.ndarray, q: np.ndarray) -> float:
     return max(0.0, 0.5 * kl(p) + 0.5 * kl(q))
 
 
-def divergence(reference: np.ndarray, other: np.ndarray) -> dict[str, Any]:
+def divergence(reference: np.ndarray, other: np.ndarray) -> dict[str, object]:
     """Per situation, the divergence of ``other``'s actions from ``reference``'s (counts, situations x 4)."""
     rows: list[dict[str, Any]] = []
     llm_decisions: list[int] = []
@@ -120,14 +130,20 @@ def divergence(reference: np.ndarray, other: np.ndarray) -> dict[str, Any]:
     return {"mean_js": None if mean is None else round(mean, 4), "situations": rows}
 
 
-async def _replicate(
-    world: World, config: LLMConfig, arm: Arm, r: int, message: dict[str, Any], max_ticks: int
-) -> None:
+async def _replicate(world: World, config: LLMConfig, arm: Arm, r: int, message: Message, max_ticks: int) -> None:
     w = world.fork()
     w.llm_cache = world.llm_cache  # one cache for every replicate: a prompt answered once is answered
     service = LLMService(w, config)
     sim = Simulation(w, llm=service)
-    session = sim.inject(message["text"], model="llm", params=arm.params, seed=r, **message["fields"])
+    session = sim.inject(
+        message.text,
+        model="llm",
+        params=arm.params,
+        seed=r,
+        topics=list(message.topics),
+        seeds=message.seeds,
+        author=message.author,
+    )
     start = time.perf_counter()
     ticks = 0
     try:
@@ -183,15 +199,14 @@ def _ks(a: list[int], b: list[int]) -> dict[str, Any]:
 async def scorecard(
     world: World,
     config: LLMConfig,
-    message: dict[str, Any],
+    message: Message,
     *,
     archetypes: str = "8",
     replicates: int = 5,
     max_ticks: int = MAX_TICKS,
     progress: Callable[[str, int], None] | None = None,
-) -> dict[str, Any]:
-    """The scorecard of ``message`` (``text`` and ``fields``: the injection's ``topics``, ``seeds``, ``author``) on
-    ``world`` with the LLM ``config`` (see the module docstring).
+) -> dict[str, object]:
+    """The scorecard of ``message`` on ``world`` with the LLM ``config`` (see the module docstring).
 
     Raises:
         BadParameterError: a bad archetype spec, or too few decisions of the llm arm to distill a policy from."""
@@ -222,10 +237,10 @@ async def scorecard(
         if progress is not None:
             progress(pol_arm.name, r + 1)
     ref_counts = _counts_of(reference)
-    out: dict[str, Any] = {
+    out: dict[str, object] = {
         "world": world.name,
         "agents": world.n,
-        "message": message["text"],
+        "message": message.text,
         "replicates": replicates,
         "model": config.model,
         "arms": {
