@@ -302,3 +302,28 @@ def test_bad_archetypes_and_policies_are_one_sentence_and_run_nothing(served, tm
         done = agora(folder, "run", "w.db", "--inject", "x", "--until-done", *flags, env=env)
         assert done.returncode == 2, (flags, done.stdout)
         assert words in one_sentence(done)
+
+
+def test_an_archetype_run_is_estimated_before_it_runs(served):
+    folder, env = served
+    done = agora(
+        folder,
+        "llm",
+        "estimate",
+        "w.db",
+        "--inject",
+        "A heat wave is coming",
+        "--topic",
+        "health",
+        "--until-done",
+        "--llm-archetypes",
+        "6",
+        "--llm",
+        "calls_per_tick=200",
+        "--json",
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    est = json.loads(done.stdout)
+    assert 0 < est["calls"] <= 6 * arch.SITUATIONS  # the archetypes' calls alone: no texts
+    assert est["kinds"]["decision"]["calls"] == est["calls"]
