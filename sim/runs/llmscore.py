@@ -22,6 +22,8 @@ What is compared, the llm arm being the reference:
 - each arm's calls, cache hits, tokens in and out, and wall seconds.
 
 The model's answers are cached in the world's cache as any run's are (a replicate may find a prompt answered).
+Each tick waits until the answers its requests asked for have landed, so every answer is applied the tick after
+its question in every arm, however fast the model is (a run's own ticks do not wait: ``plugins/llm.py``).
 """
 
 from __future__ import annotations
@@ -150,8 +152,8 @@ async def _replicate(world: World, config: LLMConfig, arm: Arm, r: int, message:
         while not sim.idle and ticks < max_ticks:
             await sim.step()
             ticks += 1
-            if service.in_flight:
-                await asyncio.sleep(0.01)  # answers land between ticks
+            while service.in_flight:  # the next tick waits for this one's answers: the model's speed never
+                await asyncio.sleep(0.005)  # shapes the cascade, and every arm sees its answers a tick later
     finally:
         await sim.aclose(config.timeout)
     arm.seconds += time.perf_counter() - start
