@@ -19,6 +19,7 @@ import pytest
 
 from sim.core.persona import HOBBIES, OCCUPATIONS, STYLES, Persona
 from sim.core.topics import TOPICS
+from sim.llm import offline
 from sim.llm.offline import MAX_CHARS, SHORT_CHARS, answer_interview, seed_for, write_post
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -183,9 +184,12 @@ def test_formal_style_has_no_contractions_or_slang():
             assert not re.search(r"\b(lol|tbh|ngl|gonna|wanna|kinda|omg|idk|haha|hmm)\b", text.lower()), text
 
 
-def test_data_style_cites_a_number_and_a_source():
-    for text in all_texts("data-driven, cites sources"):
-        assert re.search(r"\d+%", text) and re.search(r"\b20\d\d\b", text), text
+def test_data_style_asks_for_evidence_and_invents_none():
+    # It used to cite a made-up source, year and percentage in every text (tests/test_offline_honest.py).
+    lines = offline._DATA_LINES
+    for text in all_texts("data-minded, asks for evidence"):
+        assert any(line.rstrip(".?")[:30].lower() in text.lower() for line in lines), text
+        assert not re.search(r"\d+%|\b20\d\d\b", text), text
 
 
 MARKERS = {

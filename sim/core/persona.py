@@ -282,7 +282,7 @@ STYLES = (
     "warm, with emojis",
     "formal",
     "all lowercase, casual",
-    "data-driven, cites sources",
+    "data-minded, asks for evidence",
     "enthusiastic!!!",
     "dry humour",
     "asks lots of questions",

@@ -386,14 +386,16 @@ _QUESTIONS = (
 _EXCITED_OPENERS = ("Oh wow!!", "Okay, listen!!", "Big news, people!!")
 _EXCITED_CLOSERS = ("So excited about this!!", "Love it so much!!", "Can't wait to see what's next!!")
 _FORMAL_OPENERS = ("For the record:", "Respectfully:")
+#: The data-minded voice asks for evidence and never gives any: no source, poll, percentage or year is invented
+#: (an offline post is read as data by people who study misinformation; tests/test_offline_honest.py scans these).
 _DATA_LINES = (
-    "Per {src} ({year}), about {pct}% of people agree.",
-    "According to {src} ({year}), roughly {pct}% of people feel the same way.",
-    "For context: {pct}% in a {year} {src} survey said much the same.",
-    "The numbers back this up: {pct}% ({src}, {year}).",
-    "Source: {src}, {year}; {pct}% of respondents agreed.",
+    "I'd want to see the numbers before I believe it.",
+    "Show me the data and I'll update my view.",
+    "Worth checking the primary source before sharing.",
+    "Has anyone seen actual figures on this?",
+    "Anecdotes aren't data, but this one is worth a closer look.",
+    "I'll wait for proper evidence on this one.",
 )
-_SOURCES = ("Pew Research", "OECD", "Eurostat", "Our World in Data", "Gallup", "WHO", "YouGov", "World Bank", "Ipsos")
 
 
 # --- Public API --------------------------------------------------------------------------------------
@@ -657,12 +659,7 @@ def _touches(voice: _Voice, interview: bool) -> tuple[str, list[str]]:
         opener = voice.pick(_CASUAL_OPENERS) if rng.random() < 0.5 else ""
         return opener, ([] if opener else [voice.pick(_CASUAL_CLOSERS)])
     if style == _DATA:
-        fields = {
-            "src": voice.pick(_SOURCES),
-            "year": str(rng.randrange(2015, 2025)),
-            "pct": str(rng.randrange(12, 89)),
-        }
-        return "", [voice.fill(_DATA_LINES, fields)]
+        return "", [voice.pick(_DATA_LINES)]
     if style == _EXCITED:
         opener = voice.pick(_EXCITED_OPENERS) if not interview and rng.random() < 0.4 else ""
         return opener, [voice.pick(_EXCITED_CLOSERS)]
