@@ -48,6 +48,13 @@ from typing import Any
 
 FAULTS = ("ok", "400", "429", "500", "503", "timeout", "malformed", "empty", "bad_content", "drop")
 ACTIONS = ("repost", "like", "reply", "ignore")
+#: How the server plays a reasoning model: ``content`` (not one: the answer in ``content``), ``reasoning_content``
+#: (its thinking in ``reasoning_content`` and counted as ``reasoning_tokens``, the answer in ``content``),
+#: ``reasoning_only`` (``content`` null, the answer inside the thinking), ``think_tags`` (``<think>...</think>``
+#: then the answer, in ``content``), ``think_cut`` (below :data:`THINK_CUT_BELOW` tokens of ``max_tokens`` the
+#: thinking eats the budget: an unclosed ``<think>`` and ``finish_reason`` ``length``; above, as ``think_tags``).
+REASONING = ("content", "reasoning_content", "reasoning_only", "think_tags", "think_cut")
+THINK_CUT_BELOW = 400
 
 Plan = Sequence[str] | Callable[[int, dict[str, Any]], str] | None
 
@@ -98,7 +105,11 @@ class FakeChatServer:
         answer: Callable[[list[dict[str, Any]]], str] | None = None,
         schema_formats: Sequence[str] = ("json_schema", "json_object"),
         refuse_status: int = 400,
+        reasoning: str = "content",
     ) -> None:
+        if reasoning not in REASONING:
+            raise ValueError(f"reasoning {reasoning!r}: one of {', '.join(REASONING)}")
+        self.reasoning = reasoning
         self.latency = latency
         self.plan = plan
         self.retry_after = retry_after
@@ -241,19 +252,13 @@ class FakeChatServer:
             if fault != "bad_content":
                 content = in_schema(content, form)
             prompt_chars = sum(len(str(m.get("content", ""))) for m in messages if isinstance(m, dict))
+            answer, finish, thought = self._as_reasoning(content, int(body.get("max_tokens") or 0))
             choices = (
                 []
                 if fault == "empty"
-                else [
-                    {
-                        "index": 0,
-                        "finish_reason": "stop",
-                        "logprobs": None,
-                        "message": {"role": "assistant", "content": content, "refusal": None},
-                    }
-                ]
+                else [{"index": 0, "finish_reason": finish, "logprobs": None, "message": answer}]
             )
-            reply = {
+            reply: dict[str, Any] = {
                 "id": f"chatcmpl-{n}",
                 "object": "chat.completion",
                 "created": int(time.time()),
@@ -261,13 +266,38 @@ class FakeChatServer:
                 "choices": choices,
                 "usage": {
                     "prompt_tokens": max(1, prompt_chars // 4),
-                    "completion_tokens": max(1, len(content) // 4),
-                    "total_tokens": max(1, prompt_chars // 4) + max(1, len(content) // 4),
+                    "completion_tokens": max(1, len(content) // 4) + thought,
+                    "total_tokens": max(1, prompt_chars // 4) + max(1, len(content) // 4) + thought,
                 },
             }
+            if thought and self.reasoning != "think_tags":
+                reply["usage"]["completion_tokens_details"] = {"reasoning_tokens": thought}
             self._send(writer, 200, json.dumps(reply))
             self.formats[kind] += 1
         return True
+
+    def _as_reasoning(self, content: str, max_tokens: int) -> tuple[dict[str, Any], str, int]:
+        """The answer's message, finish reason and thinking tokens as a reasoning model of :attr:`reasoning` gives
+        them (see :data:`REASONING`)."""
+        mode = self.reasoning
+        message: dict[str, Any] = {"role": "assistant", "content": content, "refusal": None}
+        if mode == "content":
+            return message, "stop", 0
+        thinking = "Let me think about who I am and what I saw. " * 4
+        tokens = len(thinking) // 4
+        if mode == "reasoning_content":
+            message["reasoning_content"] = thinking
+        elif mode == "reasoning_only":
+            message["content"] = None
+            message["reasoning_content"] = f"{thinking} So my answer is {content} and that is final."
+        elif mode == "think_tags":
+            message["content"] = f"<think>{thinking}</think>\n{content}"
+        elif mode == "think_cut":
+            if max_tokens < THINK_CUT_BELOW:  # the thinking eats the whole budget: no answer comes
+                message["content"] = f"<think>{thinking}"
+                return message, "length", max(1, max_tokens)
+            message["content"] = f"<think>{thinking}</think>{content}"
+        return message, "stop", tokens
 
     @staticmethod
     def _send(writer: asyncio.StreamWriter, status: int, body: str, headers: dict[str, str] | None = None) -> None:
@@ -321,10 +351,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--port", type=int, default=8000)
     ap.add_argument("--latency", type=float, default=0.02, help="seconds before each answer (default 0.02)")
     ap.add_argument("--fail", type=float, default=0.0, help="share of requests answered with a 500 (default 0)")
+    ap.add_argument("--reasoning", choices=REASONING, default="content", help="play a reasoning model this way")
     args = ap.parse_args(argv)
     every = round(1 / args.fail) if args.fail > 0 else 0
     plan = (lambda n, body: "500" if every and n % every == every - 1 else "ok") if every else None
-    server = FakeChatServer(latency=args.latency, plan=plan, port=args.port)
+    server = FakeChatServer(latency=args.latency, plan=plan, port=args.port, reasoning=args.reasoning)
 
     async def serve() -> None:
         await server.start()

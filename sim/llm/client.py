@@ -134,6 +134,11 @@ class LLMStats:
     schema_refused: int = 0
     tokens_in: int = 0
     tokens_out: int = 0
+    #: Thinking tokens of reasoning models (part of ``tokens_out``): the server's ``reasoning_tokens``, else the
+    #: thinking text's length estimated; calls whose thinking ate ``max_tokens`` before any answer (each a
+    #: failure, asked again once with :data:`THINKING_BUDGET` times the budget).
+    tokens_reasoning: int = 0
+    cut_by_thinking: int = 0
     cost_usd: float = 0.0
     #: Wall seconds of answered calls (sum), for the mean latency.
     latency_total: float = 0.0
@@ -262,6 +267,76 @@ class _Fatal(Exception):
 
 class _Refused(Exception):
     """The server refused a request's ``response_format`` (see the module docstring)."""
+
+
+class _CutByThinking(Exception):
+    """A reasoning model's thinking ate ``max_tokens`` before any answer (``finish_reason`` ``length``)."""
+
+    def __init__(self, tokens_in: int, tokens_out: int, tokens_reasoning: int) -> None:
+        super().__init__("cut by thinking")
+        self.tokens_in, self.tokens_out, self.tokens_reasoning = tokens_in, tokens_out, tokens_reasoning
+
+
+#: A call cut by thinking is asked again once with this many times its ``max_tokens`` (at most
+#: :data:`MAX_THINKING_TOKENS`).
+THINKING_BUDGET = 4
+MAX_THINKING_TOKENS = 4096
+_THINK = re.compile(r"<think>(.*?)</think>", re.S | re.I)
+_OPEN_THINK = re.compile(r"<think>(.*)\Z", re.S | re.I)
+
+
+def _last_object(text: str) -> str:
+    """The last JSON object in ``text`` (a balanced ``{...}`` that parses), or empty."""
+    end = text.rfind("}")
+    while end >= 0:
+        depth = 0
+        for i in range(end, -1, -1):
+            ch = text[i]
+            if ch == "}":
+                depth += 1
+            elif ch == "{":
+                depth -= 1
+                if depth == 0:
+                    piece = text[i : end + 1]
+                    try:
+                        if isinstance(json.loads(piece), dict):
+                            return piece
+                    except ValueError:
+                        pass
+                    break
+        end = text.rfind("}", 0, end)
+    return ""
+
+
+def answer_of(message: dict[str, Any]) -> tuple[str, str]:
+    """A chat message's answer and its thinking, as reasoning models give them: the thinking is
+    ``reasoning_content`` (or ``reasoning``) and any ``<think>...</think>`` block in ``content`` (an unclosed
+    ``<think>`` runs to the end: the thinking was cut); the answer is ``content`` without them. Where that is empty
+    and the thinking holds a JSON object, the answer is the **last** JSON object in the thinking (a model that put its
+    decision only there). Thinking is never part of the answer.
+
+    Raises:
+        TypeError: ``content`` is neither a string nor null, or the message is not an object."""
+    if not isinstance(message, dict):
+        raise TypeError("the message is not an object")
+    content = message.get("content")
+    if content is None:
+        content = ""
+    if not isinstance(content, str):
+        raise TypeError("content is not a string")
+    reasoning = message.get("reasoning_content") or message.get("reasoning") or ""
+    thinking = [reasoning] if isinstance(reasoning, str) and reasoning else []
+    thinking += _THINK.findall(content)
+    answer = _THINK.sub("", content)
+    cut = _OPEN_THINK.search(answer)
+    if cut is not None:
+        thinking.append(cut.group(1))
+        answer = answer[: cut.start()]
+    answer = answer.strip()
+    text = "\n".join(thinking)
+    if not answer and text:
+        answer = _last_object(text)
+    return answer, text
 
 
 class LLMClient:
@@ -399,6 +474,7 @@ class LLMClient:
             self._sem = asyncio.Semaphore(cfg.concurrency)
         estimate = sum(len(str(m.get("content", ""))) for m in messages) / 4 + max_tokens
         attempt = 0
+        budget = max_tokens  # grows once when a reasoning model's thinking ate it
         async with self._sem:
             while True:
                 server = self._pick()
@@ -421,7 +497,25 @@ class LLMClient:
                 form = server.form_for(schema, {f for i, f in refused if i == server.index})
                 fmt = response_format(form, schema) if form is not None and schema is not None else None
                 try:
-                    text, tin, tout = await self._call(server, messages, max_tokens, fmt)
+                    text, tin, tout, treason = await self._call(server, messages, budget, fmt)
+                except _CutByThinking as cut:
+                    # A reasoning model thought until max_tokens and gave no answer: a failure of this call (the
+                    # server is up: the breaker untouched), asked again once with a larger budget.
+                    server.in_flight -= 1
+                    server.succeeded()
+                    st.failures += 1
+                    st.cut_by_thinking += 1
+                    self._error("cut by thinking")
+                    st.tokens_in += cut.tokens_in
+                    st.tokens_out += cut.tokens_out
+                    st.tokens_reasoning += cut.tokens_reasoning
+                    st.cost_usd += (cut.tokens_in * cfg.prices[0] + cut.tokens_out * cfg.prices[1]) / 1e6
+                    if budget > max_tokens:
+                        st.gave_up += 1
+                        return self._fallback(fallback, "gave up: thinking ate the answer's tokens twice", t0)
+                    budget = min(MAX_THINKING_TOKENS, max(max_tokens + 1, max_tokens * THINKING_BUDGET))
+                    attempt += 1
+                    continue
                 except _Refused:
                     # The server refused the schema's format: asked again at once, in the next format or plain;
                     # not a failure of the server (no retry spent, the breaker untouched), counted apart.
@@ -461,6 +555,7 @@ class LLMClient:
                 st.latency_total += time.perf_counter() - c0
                 st.tokens_in += tin
                 st.tokens_out += tout
+                st.tokens_reasoning += treason
                 p_in, p_out = cfg.prices
                 st.cost_usd += (tin * p_in + tout * p_out) / 1e6
                 self._tpm.refund(max(0.0, estimate - (tin + tout)))
@@ -474,8 +569,9 @@ class LLMClient:
         messages: list[dict[str, Any]],
         max_tokens: int,
         fmt: dict[str, Any] | None = None,
-    ) -> tuple[str, int, int]:
-        """One HTTP call; returns (content, prompt tokens, completion tokens) or raises _Retryable/_Fatal.
+    ) -> tuple[str, int, int, int]:
+        """One HTTP call; returns (the answer's text, prompt tokens, completion tokens, of them thinking tokens) or
+        raises _Retryable/_Fatal, or _CutByThinking when thinking ate the whole budget (:func:`answer_of`).
 
         The request goes through the ``openai`` client's own ``post`` (its auth, headers, timeouts and
         error classes) with the chat-completions body built here, and the answer is read as plain JSON:
@@ -516,16 +612,20 @@ class LLMClient:
         except (ValueError, TypeError, openai.APIResponseValidationError):
             raise _Retryable("malformed body") from None
         try:
-            content = data["choices"][0]["message"]["content"]
+            choice = data["choices"][0]
             usage = data.get("usage") or {}
             tin = int(usage.get("prompt_tokens") or 0)
             tout = int(usage.get("completion_tokens") or 0)
+            details = usage.get("completion_tokens_details") or {}
+            told = int(details.get("reasoning_tokens") or 0) if isinstance(details, dict) else 0
+            content, thinking = answer_of(choice["message"])
         except (AttributeError, IndexError, KeyError, TypeError, ValueError):
             raise _Retryable("malformed body") from None
-        if not isinstance(content, str):
-            raise _Retryable("malformed body")
+        treason = told or (len(thinking) + 3) // 4
+        if choice.get("finish_reason") == "length" and not content.strip() and thinking:
+            raise _CutByThinking(tin, tout, treason)
         # JSON can carry a lone surrogate ("\\ud800") that UTF-8 (the world file, the cache) cannot store.
-        return _SURROGATES.sub("\ufffd", content), tin, tout
+        return _SURROGATES.sub("\ufffd", content), tin, tout, treason
 
     async def ping(self) -> list[dict[str, Any]]:
         """One short request to every server, straight through (no cache, no retries, not counted):
