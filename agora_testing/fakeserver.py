@@ -254,9 +254,7 @@ class FakeChatServer:
             prompt_chars = sum(len(str(m.get("content", ""))) for m in messages if isinstance(m, dict))
             answer, finish, thought = self._as_reasoning(content, int(body.get("max_tokens") or 0))
             choices = (
-                []
-                if fault == "empty"
-                else [{"index": 0, "finish_reason": finish, "logprobs": None, "message": answer}]
+                [] if fault == "empty" else [{"index": 0, "finish_reason": finish, "logprobs": None, "message": answer}]
             )
             reply: dict[str, Any] = {
                 "id": f"chatcmpl-{n}",
