@@ -501,15 +501,7 @@ class LLMClient:
                 except _CutByThinking as cut:
                     # A reasoning model thought until max_tokens and gave no answer: a failure of this call (the
                     # server is up: the breaker untouched), asked again once with a larger budget.
-                    server.in_flight -= 1
-                    server.succeeded()
-                    st.failures += 1
-                    st.cut_by_thinking += 1
-                    self._error("cut by thinking")
-                    st.tokens_in += cut.tokens_in
-                    st.tokens_out += cut.tokens_out
-                    st.tokens_reasoning += cut.tokens_reasoning
-                    st.cost_usd += (cut.tokens_in * cfg.prices[0] + cut.tokens_out * cfg.prices[1]) / 1e6
+                    self._count_cut(server, cut)
                     if budget > max_tokens:
                         st.gave_up += 1
                         return self._fallback(fallback, "gave up: thinking ate the answer's tokens twice", t0)
@@ -562,6 +554,19 @@ class LLMClient:
                 if key is not None:
                     self.cache.put(key, cfg.model, messages, text, tin, tout)
                 return self._parsed(text, "llm", parse, fallback, tin, tout, t0)
+
+    def _count_cut(self, server: Server, cut: _CutByThinking) -> None:
+        """Count a call whose thinking ate its budget: a failure (the server is up), its tokens spent."""
+        st, prices = self.stats, self.config.prices
+        server.in_flight -= 1
+        server.succeeded()
+        st.failures += 1
+        st.cut_by_thinking += 1
+        self._error("cut by thinking")
+        st.tokens_in += cut.tokens_in
+        st.tokens_out += cut.tokens_out
+        st.tokens_reasoning += cut.tokens_reasoning
+        st.cost_usd += (cut.tokens_in * prices[0] + cut.tokens_out * prices[1]) / 1e6
 
     async def _call(
         self,
