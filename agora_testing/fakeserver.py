@@ -51,9 +51,12 @@ ACTIONS = ("repost", "like", "reply", "ignore")
 #: How the server plays a reasoning model: ``content`` (not one: the answer in ``content``), ``reasoning_content``
 #: (its thinking in ``reasoning_content`` and counted as ``reasoning_tokens``, the answer in ``content``),
 #: ``reasoning_only`` (``content`` null, the answer inside the thinking), ``think_tags`` (``<think>...</think>``
-#: then the answer, in ``content``), ``think_cut`` (below :data:`THINK_CUT_BELOW` tokens of ``max_tokens`` the
-#: thinking eats the budget: an unclosed ``<think>`` and ``finish_reason`` ``length``; above, as ``think_tags``).
-REASONING = ("content", "reasoning_content", "reasoning_only", "think_tags", "think_cut")
+#: then the answer, in ``content``), ``think_cut`` (below :data:`THINK_CUT_BELOW` tokens of ``max_tokens`` (the
+#: server's ``think_cut_below``) the thinking eats the budget: an unclosed ``<think>``, ``finish_reason`` ``length``
+#: and ``max_tokens`` thinking tokens spent; above, as ``think_tags``), ``reasoning_cut`` (the same cut as vLLM
+#: gives it: ``content`` null and the unfinished thinking in ``reasoning_content``; above, as ``reasoning_content``).
+#: A cut thinking holds a draft of the answer (a JSON object), which is not the answer.
+REASONING = ("content", "reasoning_content", "reasoning_only", "think_tags", "think_cut", "reasoning_cut")
 THINK_CUT_BELOW = 400
 
 Plan = Sequence[str] | Callable[[int, dict[str, Any]], str] | None
@@ -110,6 +113,7 @@ class FakeChatServer:
         if reasoning not in REASONING:
             raise ValueError(f"reasoning {reasoning!r}: one of {', '.join(REASONING)}")
         self.reasoning = reasoning
+        self.think_cut_below = THINK_CUT_BELOW
         self.latency = latency
         self.plan = plan
         self.retry_after = retry_after
@@ -253,6 +257,7 @@ class FakeChatServer:
                 content = in_schema(content, form)
             prompt_chars = sum(len(str(m.get("content", ""))) for m in messages if isinstance(m, dict))
             answer, finish, thought = self._as_reasoning(content, int(body.get("max_tokens") or 0))
+            said = 0 if finish == "length" else max(1, len(content) // 4)  # cut: no answer came
             choices = (
                 [] if fault == "empty" else [{"index": 0, "finish_reason": finish, "logprobs": None, "message": answer}]
             )
@@ -264,8 +269,8 @@ class FakeChatServer:
                 "choices": choices,
                 "usage": {
                     "prompt_tokens": max(1, prompt_chars // 4),
-                    "completion_tokens": max(1, len(content) // 4) + thought,
-                    "total_tokens": max(1, prompt_chars // 4) + max(1, len(content) // 4) + thought,
+                    "completion_tokens": said + thought,
+                    "total_tokens": max(1, prompt_chars // 4) + said + thought,
                 },
             }
             if thought and self.reasoning != "think_tags":
@@ -283,18 +288,20 @@ class FakeChatServer:
             return message, "stop", 0
         thinking = "Let me think about who I am and what I saw. " * 4
         tokens = len(thinking) // 4
-        if mode == "reasoning_content":
+        if mode in ("think_cut", "reasoning_cut") and max_tokens < self.think_cut_below:
+            # The thinking eats the whole budget: no answer comes, only a draft inside the thinking.
+            cut = f"{thinking} A first draft: {content} but wait, let me reconsider whether"
+            message["content"] = f"<think>{cut}" if mode == "think_cut" else None
+            if mode == "reasoning_cut":
+                message["reasoning_content"] = cut
+            return message, "length", max(1, max_tokens)
+        if mode in ("reasoning_content", "reasoning_cut"):
             message["reasoning_content"] = thinking
         elif mode == "reasoning_only":
             message["content"] = None
             message["reasoning_content"] = f"{thinking} So my answer is {content} and that is final."
-        elif mode == "think_tags":
+        elif mode in ("think_tags", "think_cut"):
             message["content"] = f"<think>{thinking}</think>\n{content}"
-        elif mode == "think_cut":
-            if max_tokens < THINK_CUT_BELOW:  # the thinking eats the whole budget: no answer comes
-                message["content"] = f"<think>{thinking}"
-                return message, "length", max(1, max_tokens)
-            message["content"] = f"<think>{thinking}</think>{content}"
         return message, "stop", tokens
 
     @staticmethod

@@ -308,12 +308,10 @@ def _last_object(text: str) -> str:
     return ""
 
 
-def answer_of(message: dict[str, Any]) -> tuple[str, str]:
-    """A chat message's answer and its thinking, as reasoning models give them: the thinking is
+def split_thinking(message: dict[str, Any]) -> tuple[str, str]:
+    """What a chat message says and its thinking, as reasoning models give them: the thinking is
     ``reasoning_content`` (or ``reasoning``) and any ``<think>...</think>`` block in ``content`` (an unclosed
-    ``<think>`` runs to the end: the thinking was cut); the answer is ``content`` without them. Where that is empty
-    and the thinking holds a JSON object, the answer is the **last** JSON object in the thinking (a model that put its
-    decision only there). Thinking is never part of the answer.
+    ``<think>`` runs to the end: the thinking was cut); what it says is ``content`` without them, stripped.
 
     Raises:
         TypeError: ``content`` is neither a string nor null, or the message is not an object."""
@@ -332,11 +330,19 @@ def answer_of(message: dict[str, Any]) -> tuple[str, str]:
     if cut is not None:
         thinking.append(cut.group(1))
         answer = answer[: cut.start()]
-    answer = answer.strip()
-    text = "\n".join(thinking)
-    if not answer and text:
-        answer = _last_object(text)
-    return answer, text
+    return answer.strip(), "\n".join(thinking)
+
+
+def answer_of(message: dict[str, Any]) -> tuple[str, str]:
+    """A chat message's answer and its thinking (:func:`split_thinking`): the answer is what the message says
+    outside its thinking; where that is empty, the **last** JSON object in the thinking (a model that put its
+    decision only there: a decision it revised is read as revised), else empty. Thinking is never part of the
+    answer.
+
+    Raises:
+        TypeError: as :func:`split_thinking`."""
+    said, thinking = split_thinking(message)
+    return said or _last_object(thinking), thinking
 
 
 class LLMClient:
@@ -502,10 +508,11 @@ class LLMClient:
                     # A reasoning model thought until max_tokens and gave no answer: a failure of this call (the
                     # server is up: the breaker untouched), asked again once with a larger budget.
                     self._count_cut(server, cut)
-                    if budget > max_tokens:
+                    if budget != max_tokens or max_tokens >= MAX_THINKING_TOKENS:
                         st.gave_up += 1
-                        return self._fallback(fallback, "gave up: thinking ate the answer's tokens twice", t0)
-                    budget = min(MAX_THINKING_TOKENS, max(max_tokens + 1, max_tokens * THINKING_BUDGET))
+                        why = "twice" if budget != max_tokens else f"at {max_tokens} tokens, the most asked"
+                        return self._fallback(fallback, f"gave up: thinking ate the answer's tokens {why}", t0)
+                    budget = min(MAX_THINKING_TOKENS, max_tokens * THINKING_BUDGET)
                     attempt += 1
                     continue
                 except _Refused:
@@ -623,18 +630,20 @@ class LLMClient:
             tout = int(usage.get("completion_tokens") or 0)
             details = usage.get("completion_tokens_details") or {}
             told = int(details.get("reasoning_tokens") or 0) if isinstance(details, dict) else 0
-            content, thinking = answer_of(choice["message"])
+            said, thinking = split_thinking(choice["message"])
         except (AttributeError, IndexError, KeyError, TypeError, ValueError):
             raise _Retryable("malformed body") from None
         treason = told or (len(thinking) + 3) // 4
-        if choice.get("finish_reason") == "length" and not content.strip() and thinking:
+        if choice.get("finish_reason") == "length" and not said and thinking:
+            # Cut while thinking: any JSON object in the thinking is a draft, not the answer.
             raise _CutByThinking(tin, tout, treason)
+        content = said or _last_object(thinking)
         # JSON can carry a lone surrogate ("\\ud800") that UTF-8 (the world file, the cache) cannot store.
         return _SURROGATES.sub("\ufffd", content), tin, tout, treason
 
     async def ping(self) -> list[dict[str, Any]]:
         """One short request to every server, straight through (no cache, no retries, not counted):
-        ``[{"url", "result" ("ok" or "failed (why)"), "ms"}]``."""
+        ``[{"url", "result" ("ok", "ok (why)" for a reasoning model still thinking, or "failed (why)"), "ms"}]``."""
         if self.config.mode == "offline":
             return [{"url": "-", "result": f"not sent: {self.config.why_offline}", "ms": 0.0}]
         out = []
@@ -643,6 +652,8 @@ class LLMClient:
             try:
                 await self._call(server, [{"role": "user", "content": "Say OK."}], 5)
                 result = "ok"
+            except _CutByThinking:
+                result = "ok (still thinking after 5 tokens: a reasoning model)"
             except (_Retryable, _Fatal) as exc:
                 result = f"failed ({exc.kind})"
             out.append({"url": server.label, "result": result, "ms": (time.perf_counter() - t0) * 1000})
