@@ -11,7 +11,11 @@ are written here:
 Text is a pure function of the arguments: the same arguments give the same text in any process, and
 nothing here keeps state between calls. The persona shows through: the bio's occupation and hobby
 (``"{trait} {occupation} who loves {hobby}."``) and a visible touch of the writing style (all
-lowercase, emojis, "!!!", a cited number, questions, hedging, ...); an unknown style is written plainly.
+lowercase, emojis, "!!!", a call for evidence, questions, hedging, ...); an unknown style is written plainly.
+
+It never claims evidence it does not have: no source, poll, survey, study, percentage, year, statistic or quote
+attributed to an organisation or a person is invented (offline posts are data to people who study
+misinformation; tests/test_offline_honest.py scans every template and thousands of texts).
 
 Originals, seen messages and questions are other agents' or users' data. They are only ever treated
 as plain strings: quoted in short pieces (at most ``QUOTE_CHARS``, cut with "…"), with newlines and
@@ -97,6 +101,9 @@ _TOPIC_DISPLAY = {"ai": "AI", "diy": "DIY"}
 
 # The personas' styles (sim.core.persona.STYLES), each of which the offline writer renders its own way.
 _SHORT, _LONG, _SARCASTIC, _WARM, _FORMAL, _LOWER, _DATA, _EXCITED, _DRY, _ASKS, _BLUNT, _POETIC = STYLES
+# Styles by an older name (older world files keep it in persona_words): the data-minded voice was "data-driven, cites
+# sources" and made up a citation in every text; it now asks for evidence instead.
+_STYLE_ALIASES = {"data-driven, cites sources": _DATA}
 
 # --- Pools -------------------------------------------------------------------------------------------
 
@@ -587,6 +594,7 @@ class _Voice:
     @classmethod
     def make(cls, persona: Persona, seed: int) -> _Voice:
         style = _one_line(persona.style[:_SCAN_CHARS]).lower()
+        style = _STYLE_ALIASES.get(style, style)
         return cls(random.Random(seed), style if style in STYLES else "")
 
     def pick(self, pool: Sequence[str]) -> str:
