@@ -47,6 +47,7 @@ COMMANDS: dict[str, tuple[list[str], str]] = {
     "cascades": (["cascades", "star.db"], "star.db"),
     "seeds": (["seeds", "star.db", "--k", "1", "--method", "degree", "--runs", "2"], "star.db"),
     "serve": (["serve", "star.db", "--port", "0"], "star.db"),
+    "llm": (["llm", "distill", "star.db"], "star.db"),
 }
 
 #: Metavars of arguments that name files: each must say whether the command reads or writes it.

@@ -69,6 +69,7 @@ def cheap_flags(p: Any) -> None:
     p.add_argument(
         "--llm-policy",
         metavar="FILE",
+        type=reads("policy file"),
         help="every exposed agent decides from a policy distilled by 'agora llm distill', with no model call; "
         "implies --model llm",
     )
