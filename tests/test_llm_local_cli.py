@@ -67,12 +67,14 @@ def one_line(code: int, err: str) -> str:
     return lines[0]
 
 
-def assert_stopped(servers: list[tuple[local.LocalServer, int]]) -> None:
-    """One server was started for the command, and it is closed and its process gone now the command has ended."""
-    assert len(servers) == 1
-    server, pid = servers[0]
-    assert server.process is None and server.startup_seconds is not None  # closed, after it answered
-    assert wait_gone(pid)
+def assert_stopped(servers: list[tuple[local.LocalServer, int]], count: int = local.SLOTS) -> None:
+    """``count`` servers were started for the command (a command's local model runs on :data:`local.SLOTS` by
+    default; a served world's controller starts one), and they are closed and their processes gone now the command
+    has ended."""
+    assert len(servers) == count
+    for server, pid in servers:
+        assert server.process is None and server.startup_seconds is not None  # closed, after it answered
+        assert wait_gone(pid)
 
 
 # -- bad input, without the extra ---------------------------------------------------------------------------
@@ -135,7 +137,7 @@ def test_run_with_llm_local_gets_decisions_from_the_model_and_stops_it(world, se
 
 @real
 @pytest.mark.slow
-def test_an_ensemble_with_llm_local_shares_one_server_and_stops_it(world, servers, capsys):
+def test_an_ensemble_with_llm_local_shares_its_servers_and_stops_them(world, servers, capsys):
     code, out, err = cli(
         capsys,
         *("run", world, "--inject", "A new AI model writes poems", "--model", "llm", "--steps", "2"),
@@ -181,7 +183,8 @@ def test_serving_stops_the_server_when_the_command_is_cancelled(servers):
         return seen
 
     seen = asyncio.run(scenario())
-    assert seen["mode"] == "online" and seen["urls"][0].startswith("http://127.0.0.1:") and seen["concurrency"] == 1
+    assert seen["mode"] == "online" and all(url.startswith("http://127.0.0.1:") for url in seen["urls"])
+    assert seen["concurrency"] == local.SLOTS == len(set(seen["urls"]))  # one server per request in flight
     assert_stopped(servers)
 
 
@@ -207,7 +210,7 @@ def test_a_served_world_with_llm_local_gets_decisions_and_its_close_stops_the_se
 
     stats = asyncio.run(scenario())
     assert stats["calls"] > 0 and stats["schema_answers"] > 0 and stats["failures"] == 0, stats
-    assert_stopped(servers)
+    assert_stopped(servers, 1)
 
 
 def test_open_world_with_a_bad_llm_is_one_sentence(world, tmp_path, monkeypatch):
@@ -241,9 +244,10 @@ def test_open_world_llm_local_runs_an_ensemble_on_the_model_and_stops_it(world, 
 def test_open_world_llm_local_simulation_holds_the_server_until_closed(world, servers):
     with sim.open_world(world, llm="local").simulation() as live:
         server = live.host.local_server
-        assert server is not None and server.running and live.host.sim.llm.config.concurrency == 1
+        assert server is not None and server.running
+        assert live.host.sim.llm.config.concurrency == local.LOCAL_DEFAULTS["concurrency"]
     assert live.closed
-    assert_stopped(servers)
+    assert_stopped(servers, 1)
 
 
 @real
@@ -261,7 +265,7 @@ def test_the_terminal_uis_world_with_llm_local_holds_the_server_until_closed(wor
             await host.close(save=False)
 
     asyncio.run(scenario())
-    assert_stopped(servers)
+    assert_stopped(servers, 1)
 
 
 def test_agora_tui_hands_its_llm_options_to_the_ui_and_refuses_unused_ones(world, monkeypatch, capsys):
@@ -310,4 +314,4 @@ def test_a_served_world_goes_on_in_fallback_when_its_local_server_dies(world, se
     before, after, status = asyncio.run(scenario())
     assert after["failures"] > before["failures"] and after["mode"] in ("degraded", "fallback", "offline"), after
     assert status != "failed"
-    assert_stopped(servers)
+    assert_stopped(servers, 1)

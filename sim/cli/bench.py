@@ -354,13 +354,21 @@ def _bench_analysis(args: argparse.Namespace) -> Figures:
 
 def _bench_llm(args: argparse.Namespace) -> Figures:
     if args.scorecard:
+        for flag, value in (("--slots", args.slots), ("--prompt-cache", args.prompt_cache)):
+            if value is not None:
+                raise BadParameterError(f"{flag} is for the local model's throughput, not the scorecard: drop one")
         return _bench_llm_scorecard(args)
     for flag, value in (("--agents", args.agents), ("--replicates", args.replicates)):
         if value is not None:
             raise BadParameterError(f"{flag} is for the scorecard: add --scorecard")
     if args.local:
         return _bench_llm_local(args)
-    for flag, value in (("--decisions", args.decisions), ("--interviews", args.interviews)):
+    for flag, value in (
+        ("--decisions", args.decisions),
+        ("--interviews", args.interviews),
+        ("--slots", args.slots),
+        ("--prompt-cache", args.prompt_cache),
+    ):
         if value is not None:
             raise BadParameterError(f"{flag} is for the local model: add --local")
     if args.llm_model is not None:
@@ -400,13 +408,18 @@ def _bench_llm_scorecard(args: argparse.Namespace) -> Figures:
 
 
 def _bench_llm_local(args: argparse.Namespace) -> Figures:
-    """``agora bench llm --local``: a missing extra or a bad model file is one sentence before anything runs."""
+    """``agora bench llm --local``: a missing extra, a bad model file or too many slots is one sentence before
+    anything runs."""
+    if args.slots is not None and args.slots > local.MAX_SLOTS:
+        raise BadParameterError(f"--slots must be at most {local.MAX_SLOTS}, not {args.slots}")
     local.check_request(local.LocalRequest(args.llm_model))
     result = _with_progress(
         bench_llm_local,
         decisions=args.decisions or llm_local.DECISIONS,
         interviews=args.interviews or llm_local.INTERVIEWS,
         model=args.llm_model,
+        slots=args.slots or local.SLOTS,
+        prompt_cache=local.PROMPT_CACHE if args.prompt_cache is None else args.prompt_cache == "on",
     )
     return result, llm_local.local_lines(result)
 

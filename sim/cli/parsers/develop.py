@@ -431,10 +431,23 @@ def _bench_llm(bl: Any) -> None:
         type=positive_int,
         default=None,
         metavar="N",
-        help="decision prompts asked each way with --local (default 40)",
+        help="decisions asked of each setup with --local (default 40)",
     )
     real.add_argument(
         "--interviews", type=positive_int, default=None, metavar="K", help="interviews with --local (default 3)"
+    )
+    real.add_argument(
+        "--slots",
+        type=positive_int,
+        default=None,
+        metavar="K",
+        help="with --local, the servers (one thread each) the local model runs on (default 2, at most 8)",
+    )
+    real.add_argument(
+        "--prompt-cache",
+        choices=("on", "off"),
+        default=None,
+        help="with --local, llama.cpp's prompt cache on the local model's servers (default on)",
     )
     input_file(
         real,
