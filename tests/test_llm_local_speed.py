@@ -175,9 +175,41 @@ def test_the_grammar_checked_once_a_token_gives_the_same_decisions_at_temperatur
     asked = [prompts.decision_prompt(p, ["news"], POSTS[k], author="Dr. Lee") for p, k in ((ADA, 0), (BO, 1), (CY, 2))]
     answers = {}
     for lazy in (True, False):
-        with local.LocalServer(stock=not lazy) as server:
+        # The model's file given (so served as it is both times): only the sampling differs.
+        with local.LocalServer(local.default_model(), stock=not lazy) as server:
             answers[lazy] = [_decide(server, m) for m in asked]
             said = server.log_tail(lines=200)
         assert ("lazy grammar sampling on" in said) == lazy, said
     assert answers[True] == answers[False], answers
     assert all(ACTION.match(a) for a in answers[True]), answers
+
+
+def test_a_model_that_cannot_be_reencoded_is_served_as_it_ships(tmp_path, monkeypatch):
+    """Where the cache folder cannot be made (here a file stands in its way), nothing fails and nothing runs: the
+    model's own file is served."""
+    model = tmp_path / "m.gguf"
+    model.write_bytes(b"GGUF" + b"\0" * 64)
+    (tmp_path / "cache").write_text("not a folder")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(local.subprocess, "run", lambda *a, **k: pytest.fail("nothing to run"))
+    assert local.reencoded(model) == model
+
+
+@pytest.mark.local_llm
+def test_the_default_model_is_reencoded_once_and_served_under_its_name(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    source = local.default_model()
+    copy = local.reencoded(source)
+    assert copy.parent == tmp_path / "agora" / "models" and copy.name.endswith(".Q8_0.gguf")
+    assert local.check_model(copy) == copy and copy.stat().st_size > source.stat().st_size  # 8 bits a weight, not 4
+    assert [p.name for p in copy.parent.iterdir()] == [copy.name]  # no partial file left
+    monkeypatch.setattr(local.subprocess, "run", lambda *a, **k: pytest.fail("made twice"))
+    assert local.reencoded(source) == copy
+    broken = tmp_path / "broken.gguf"
+    broken.write_bytes(b"GGUF" + b"\xff" * 256)
+    monkeypatch.undo()
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert local.reencoded(broken) == broken  # llama.cpp refuses it: served (and refused) as it is
+    with local.LocalServer() as server:
+        assert server.served_file == copy and server.model == source
+        assert server.model_name == local.MODEL_FILE.removesuffix(".gguf")

@@ -7,9 +7,10 @@ generated world about posts its agents wrote (the offline generator's). What is 
 
 - **Throughput** (``schema``): the same decisions, asked with :data:`~sim.llm.prompts.DECISION_SCHEMA`, of the
   local model as served now (``slots`` servers, the prompt's shared parts first, the last token's logits only, the
-  grammar checked once a token; the prompt cache as asked) and of the baseline, as served before issue 76 (one
-  server, no prompt cache, the persona first: :func:`baseline_prompt`, every prompt token's logits kept, the
-  grammar over the whole vocabulary), in alternating chunks of
+  grammar checked once a token, the default model re-encoded as Q8_0; the prompt cache as asked) and of the
+  baseline, as served before issue 76 (one server, no prompt cache, the persona first: :func:`baseline_prompt`,
+  every prompt token's logits kept, the grammar over the whole vocabulary, the model file as it ships), in
+  alternating chunks of
   :data:`CHUNK` decisions so that a change of the machine's load falls on both. Schema-valid decisions per wall
   second (``valid_per_second``, all slots together), latency, the share that parse, and how much of the prompts
   the model did not evaluate again (``prompt_cache``: read from llama.cpp's verbose output).
@@ -54,6 +55,8 @@ CHUNK = 20
 TARGET_PARSE_SHARE = 0.95
 TARGET_VALID_PER_SECOND = 1.0
 TARGET_LOAD = 2.0
+#: Answers of each setup kept in the report beside their situations (``schema.examples``).
+EXAMPLES = 20
 #: Agents of the generated world the prompts are drawn from.
 AGENTS = 200
 #: Where the decision instruction starts: a small model may copy its words into its answer's text (counted:
@@ -98,11 +101,13 @@ def baseline_prompt(
 @dataclass(frozen=True)
 class Prompts:
     """The bench's prompts: ``decisions`` (as Agora builds them now), the same decisions as the ``baseline``
-    built them (:func:`baseline_prompt`), and ``interviews``."""
+    built them (:func:`baseline_prompt`), ``interviews``, and each decision's ``situations`` in words (the agent,
+    its bio and style, the post and its author), for reading the answers beside them."""
 
     decisions: list[list[dict[str, str]]]
     baseline: list[list[dict[str, str]]]
     interviews: list[list[dict[str, str]]]
+    situations: list[dict[str, str]] = field(default_factory=list)
 
 
 def bench_prompts(count: int, seed: int) -> Prompts:
@@ -121,6 +126,9 @@ def bench_prompts(count: int, seed: int) -> Prompts:
         by, via = w.persona(author).name, w.persona(sharer).name if k % 3 == 0 else None
         out.decisions.append(prompts.decision_prompt(persona, likes, post, author=by, sharer=via))
         out.baseline.append(baseline_prompt(persona, likes, post, author=by, sharer=via))
+        out.situations.append(
+            {"agent": persona.name, "bio": persona.bio, "style": persona.style, "author": by, "post": post}
+        )
         question = QUESTIONS[k % len(QUESTIONS)]
         out.interviews.append(prompts.interview_prompt(persona, likes, question, seen=[post]))
     return out
@@ -316,6 +324,11 @@ async def _run(
         await _throughput(setups, count, step)
         reuse = {name: pool.prompt_reuse(marks[name]) for name, pool in pools.items()}
         out = {s.name: s.report(reuse[s.name]) for s in setups}
+        for s in setups:  # the answers beside their situations, to read (a rubric, docs/llm-agents.md)
+            out[s.name]["schema"]["examples"] = [
+                {**situation, "answer": prompts.clean(a.text, 300)}
+                for situation, a in zip(p.situations[:EXAMPLES], s.answers, strict=False)
+            ]
         fake_setup = _Setup("fake", fake, None, p.decisions[:count], p.decisions[count:])
         await fake_setup.warm_up()
         await _throughput([fake_setup], count, step)
@@ -365,12 +378,14 @@ def bench_llm_local(
     Returns a JSON-able dict: ``benchmark`` ("llm-local"), ``decisions``, ``plain`` (decisions asked without the
     schema), ``interviews``, ``agents`` and ``seed`` (of the world the prompts come from), ``cpu_count``,
     ``load_average`` (1, 5 and 15 minutes, at the ``start`` and at the ``end``), ``model`` (``name``, ``bytes``),
+    ``served_file`` (the file the local model's servers load: ``name``, ``bytes``; the baseline's is ``model``),
     ``threads`` (each server's), ``slots``, ``startup_s`` (the local servers' start, their first answers included);
     ``local``, ``baseline`` and ``fake``: ``schema`` (the throughput's decisions: ``count``, ``answered``,
     ``parsed``, ``parse_share`` in [0, 1], ``wall_s``, ``per_second``, ``valid_per_second``, ``p50_ms``,
     ``p95_ms``, ``max_ms``, ``tokens_in``, ``mean_tokens_out``, ``why_not``, ``copied_example``: decisions that
     parse but whose text is words of the prompt's instruction, ``sample``: the first answer, at most 200
-    characters), ``stats`` (the client's counters, warm-ups included), ``schema_form``; ``local`` and
+    characters; ``local`` and ``baseline`` also ``examples``: the first :data:`EXAMPLES` answers beside their
+    situations), ``stats`` (the client's counters, warm-ups included), ``schema_form``; ``local`` and
     ``baseline`` also ``setup`` and ``prompt_cache`` (``on``, ``hit_rate``: :data:`HIT_RATE_MEANS`,
     ``reused_tokens``, ``prompt_tokens``, ``prompts_reusing``, ``restored_from_cache``); ``local`` and ``fake``
     also ``plain`` and ``interview`` (the same figures); then ``hit_rate_means``, ``speedup`` (the local model's
@@ -414,6 +429,8 @@ def bench_llm_local(
     with pools["local"], pools["baseline"], PeakRSS(interval=0.2) as pk:
         assert pools["local"].model is not None
         r["model"] = {"name": pools["local"].model_name, "bytes": pools["local"].model.stat().st_size}
+        served = pools["local"].servers[0].served_file or pools["local"].model
+        r["served_file"] = {"name": served.name, "bytes": served.stat().st_size}
         r["threads"], r["slots"] = pools["local"].threads, pools["local"].slots
         r["startup_s"] = round(pools["local"].startup_seconds or 0.0, 3)
         step("local servers started")
@@ -432,6 +449,7 @@ def bench_llm_local(
         "prompt_order": "shared parts first",
         "all_logits": False,
         "lazy_grammar": True,
+        "served_file": r["served_file"]["name"],
     }
     r["baseline"]["setup"] = {
         "slots": 1,
@@ -439,6 +457,7 @@ def bench_llm_local(
         "prompt_order": "persona first (before issue 76)",
         "all_logits": True,
         "lazy_grammar": False,
+        "served_file": r["model"]["name"] + ".gguf",
     }
     return _conclude(r, pk.peak, t0, progress)
 

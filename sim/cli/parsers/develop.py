@@ -447,7 +447,7 @@ def _bench_llm(bl: Any) -> None:
         "--prompt-cache",
         choices=("on", "off"),
         default=None,
-        help="with --local, llama.cpp's prompt cache on the local model's servers (default on)",
+        help="with --local, llama.cpp's prompt cache on the local model's servers (default off)",
     )
     input_file(
         real,
