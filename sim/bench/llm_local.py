@@ -443,6 +443,12 @@ def bench_llm_local(
         finally:
             _stop_servers(procs)
         r["servers_rss_mb"] = _servers_rss_mb(pools)
+    _say_setups(r, slots, prompt_cache)
+    return _conclude(r, pk.peak, t0, progress)
+
+
+def _say_setups(r: dict[str, Any], slots: int, prompt_cache: bool) -> None:
+    """Each setup's ``setup``: how its model was served."""
     r["local"]["setup"] = {
         "slots": slots,
         "prompt_cache": prompt_cache,
@@ -459,7 +465,6 @@ def bench_llm_local(
         "lazy_grammar": False,
         "served_file": r["model"]["name"] + ".gguf",
     }
-    return _conclude(r, pk.peak, t0, progress)
 
 
 def _conclude(r: dict[str, Any], peak: int, t0: float, progress: Callable[[str, float], None] | None) -> dict[str, Any]:
