@@ -80,6 +80,14 @@ def _append_log(
         ctx.store[key] = np.concatenate([np.asarray(ctx.store[key]), np.asarray(values).astype(dtype)])
 
 
+def _situation(ctx: StepContext, agents: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """What ``agents`` see now: how many of their contacts took the message up, and whether its topic is among
+    their interests."""
+    shared = ctx.adopted_in_counts(agents) if agents.size else np.zeros(0, np.int64)
+    topics = np.uint64(int(ctx.message.get("topics", 0)) & (2**64 - 1))
+    return shared, (np.asarray(ctx.columns["interests"])[agents] & topics) != 0
+
+
 def _json(text: str) -> Any:
     try:
         return json.loads(text)
@@ -281,19 +289,9 @@ class LLMDecisions(PropagationModel):
         none = np.empty(0, dtype=np.int64)
         if candidates.size == 0:
             return none, none.astype(np.int8), none.astype(np.int32), none.astype(bool)
-        # Who exposed each agent: its lowest sender this round (edges come grouped by ascending sender),
-        # else the feed's sharer.
-        first_t, first_i = np.unique(targets, return_index=True)
-        senders = ctx.gather_sources()
-        sample = self._sample(ctx, candidates).tolist()
-        senders_of = []
-        for a in sample:
-            j = int(np.searchsorted(first_t, a))
-            senders_of.append(
-                int(senders[first_i[j]])
-                if j < first_t.size and first_t[j] == a
-                else int(sharers[np.searchsorted(shown, a)])
-            )
+        sample_array = self._sample(ctx, candidates)
+        sample = sample_array.tolist()
+        senders_of = self._sources(ctx, sample_array, targets, shown, sharers)[0].tolist()
         asked = self._ask_many(ctx, llm, sample, senders_of)
         sharer_of = senders_of[: len(asked)]
         agents = np.array(asked, dtype=np.int64)
@@ -316,7 +314,7 @@ class LLMDecisions(PropagationModel):
         """The policy parsed and checked against the world, or the archetypes made (again, for a session restored
         from a file: keys asked but not answered before are asked again)."""
         w = ctx.world
-        labels = {a: tuple(w.category_labels(a)) for a, m in w.attributes.items() if m.get("kind") == "category"}
+        labels = arch.category_labels(w)
         if self.p["policy"] and self.policy is None:
             self.policy = pol.parse_policy(_json(self.p["policy"]), "the policy parameter")
             pol.check_world(self.policy, w.columns, w.attributes, labels)
@@ -411,9 +409,7 @@ class LLMDecisions(PropagationModel):
         shown, sharers = ctx.feed_open()
         cand = union_agents(targets[ctx.state[targets] == 0], shown).astype(np.int64)
         src, via = self._sources(ctx, cand, targets, shown, sharers)
-        shared = ctx.adopted_in_counts(cand) if cand.size else np.zeros(0, np.int64)
-        topics = np.uint64(int(ctx.message.get("topics", 0)) & (2**64 - 1))
-        interested = (np.asarray(ctx.columns["interests"])[cand] & topics) != 0
+        shared, interested = _situation(ctx, cand)
         if self.policy is not None:
             data = pol.AgentData(ctx.columns, ctx.world.attributes, {}, cand, shared, interested)
             probs = pol.probabilities(self.policy, data)
@@ -518,10 +514,8 @@ class LLMDecisions(PropagationModel):
         if not logged:
             return
         agents = np.array([a for a, _ in logged], dtype=np.int64)
-        topics = np.uint64(int(ctx.message.get("topics", 0)) & (2**64 - 1))
-        interested = (np.asarray(ctx.columns["interests"])[agents] & topics) != 0
         actions = np.array([x for _, x in logged])
-        _append_log(ctx, agents, ctx.adopted_in_counts(agents), interested, actions, BY_LLM)
+        _append_log(ctx, agents, *_situation(ctx, agents), actions, BY_LLM)
 
     # -- a round ----------------------------------------------------------------------------------
     def step(self, ctx: StepContext) -> StepResult:

@@ -171,7 +171,7 @@ async def test_an_agent_recalls_an_event_past_its_window_in_runs_and_interviews(
     await settle(sim, 3)
     recalls = []
     for p in user_prompts(server)[n_before:]:
-        if '"action"' in p and json.dumps(LATER) + "." in p.split(" this post by ", 1)[-1]:
+        if "What do you do?" in p and json.dumps(LATER) + "." in p.split(" this post by ", 1)[-1]:
             recalled, recent = parts(p)
             if BRIDGE in recalled and BRIDGE not in recent:
                 recalls.append(p)

@@ -118,7 +118,9 @@ def first_run(tmp_path_factory) -> dict[str, Any]:
             *(*RUN, "--llm", "local", "--llm-model", str(model)),
         )
     assert code == 0, err
-    assert len(started) == 1 and started[0].process is None  # stopped at the command's end
+    # one server a slot (the local defaults' concurrency), every one stopped at the command's end
+    assert len(started) == local.SLOTS and all(s.process is None for s in started)
+    assert len({s.api_key for s in started}) == 1  # the slots share one key
     server = started[0]
     return {
         "world": path,
@@ -126,7 +128,7 @@ def first_run(tmp_path_factory) -> dict[str, Any]:
         "model": str(model),
         "result": json.loads(out),
         "key": server.api_key,
-        "port": server.port,
+        "ports": [s.port for s in started],
         "seconds": time.perf_counter() - t0,
     }
 
@@ -158,7 +160,8 @@ def test_a_200_agent_run_gets_its_decisions_from_the_real_model(first_run):
     report = check_world(first_run["world"])
     assert report["ok"], report["problems"]
     data = b"".join(p.read_bytes() for p in Path(first_run["world"]).parent.glob("w.db*"))  # its WAL too, if any
-    for secret in (first_run["key"], f"127.0.0.1:{first_run['port']}", "my-private-models", first_run["model"]):
+    ports = [f"127.0.0.1:{port}" for port in first_run["ports"]]
+    for secret in (first_run["key"], *ports, "my-private-models", first_run["model"]):
         assert secret.encode() not in data, secret
     audited = read_audit(first_run["world"], action="run")[-1]["details"]["llm"]
     assert audited == {"calls_per_tick": "2", "texts_per_tick": "0", "local": True, "local_model": "mine.gguf"}

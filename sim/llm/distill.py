@@ -19,7 +19,7 @@ import numpy as np
 
 from sim.errors import BadParameterError
 from sim.plugin import policy as pol
-from sim.plugin.archetypes import ACTIONS
+from sim.plugin.archetypes import ACTIONS, category_labels
 
 #: The session store's keys of the log (``plugins/llm.py``'s ``LOG``), in :class:`Decisions`' order.
 LOG_KEYS = ("llm.log_agent", "llm.log_shared", "llm.log_interested", "llm.log_action", "llm.log_source")
@@ -74,7 +74,7 @@ def decisions(world: Any, by: int = BY_LLM, sessions: set[int] | None = None) ->
 
 
 def agent_data(world: Any, d: Decisions) -> pol.AgentData:
-    labels = {a: tuple(world.category_labels(a)) for a, m in world.attributes.items() if m.get("kind") == "category"}
+    labels = category_labels(world)
     return pol.AgentData(world.columns, world.attributes, labels, d.agents, d.shared, d.interested)
 
 

@@ -84,8 +84,10 @@ class TokenProfile:
 #: on this project's 2-core machine (see docs/llm-agents.md, "The cost before the run"): its tokenizer and chat
 #: template count the estimated tokens and about 15 more per call (decisions 17, texts 10), from four calibration
 #: runs (200 to 5,000 agents, 105 calls, load 4-7). Tokens out, from every answer of seven runs: a decision
-#: constrained to the schema, with the prompt that asks for at most 20 words of the agent's own, is 29 tokens on
-#: average (47 decisions of three runs, 15 to 81; 24 with the earlier prompt); a repost's comment 55 (66 texts, 6
+#: constrained to the schema, with the prompt that asks for at most 20 words of the agent's own, was 29 tokens on
+#: average (47 decisions of three runs, 15 to 81; 24 with the earlier prompt); with the instructions put before the
+#: persona and the model served as Q8_0 (issue 76) it is 25 (40 decisions of two runs of 500 agents: 28.3 and
+#: 21.6 a run; 20.8 in a greedy run of 6); a repost's comment 55 (66 texts, 6
 #: to 120, the most allowed: heavy-tailed, so a run of few texts may differ from the mean by half). A memory
 #: summary (200 at most) was not measured: 90 is a guess. Its time: 4.2 s a decision and 5.7 s a text on average
 #: at a load of about 6 (a call about 0.8 s, the prompt at 100 tokens a second, the answer at 14).
@@ -93,7 +95,7 @@ LOCAL_PROFILE = TokenProfile(
     source="the local model's profile (SmolLM2-135M-Instruct, measured on a 2-core machine)",
     in_ratio=1.0,
     in_per_call=15.0,
-    tokens_out={"decision": 29.0, "text": 55.0, "summary": 90.0},
+    tokens_out={"decision": 25.0, "text": 55.0, "summary": 90.0},
     prefill_per_second=100.0,
     tokens_per_second=14.0,
     seconds_per_call=0.8,

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -116,6 +117,19 @@ def check_spec(spec: str, known: Sequence[str], n: int | None = None) -> None:
             raise BadParameterError(
                 f"archetypes name the column {name[:60]!r}, which this world lacks: group by one of {', '.join(known)}"
             )
+
+
+class _Labelled(Protocol):
+    @property
+    def attributes(self) -> Mapping[str, Mapping[str, str]]: ...
+
+    def category_labels(self, name: str) -> tuple[str, ...]: ...
+
+
+def category_labels(world: _Labelled) -> dict[str, tuple[str, ...]]:
+    """Each category attribute of ``world`` (a world or a plugin's view of one) with its labels in code order: the
+    ``labels_of`` that :func:`assign` and a policy's checks take."""
+    return {a: tuple(world.category_labels(a)) for a, m in world.attributes.items() if m.get("kind") == "category"}
 
 
 def assign(

@@ -177,7 +177,7 @@ def _agreement_of_archetypes(world: World, arm: Arm, reference: Decisions) -> di
     table = np.full_like(tables[0], np.nan)
     for t in tables:
         table = np.where(np.isnan(table), t, table)
-    labels = {a: tuple(world.category_labels(a)) for a, m in world.attributes.items() if m.get("kind") == "category"}
+    labels = arch.category_labels(world)
     groups = arch.assign(world.columns, world.attributes, labels, str(arm.params["archetypes"]), int(world.seed))
     keys = np.asarray(
         arch.key_of(groups.labels[reference.agents], arch.situations(reference.shared, reference.interested))
@@ -212,7 +212,7 @@ async def scorecard(
 
     Raises:
         BadParameterError: a bad archetype spec, or too few decisions of the llm arm to distill a policy from."""
-    labels = {a: tuple(world.category_labels(a)) for a, m in world.attributes.items() if m.get("kind") == "category"}
+    labels = arch.category_labels(world)
     arch.assign(world.columns, world.attributes, labels, archetypes, int(world.seed))  # a bad spec: before any run
     if not 1 <= replicates <= 100:
         raise BadParameterError(f"replicates {replicates} is out of range: give 1 to 100")
