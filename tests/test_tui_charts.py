@@ -185,6 +185,37 @@ async def test_export_writes_png_and_svg_of_the_chart(world_file, tmp_path):
         assert "[bold]x[/]" in text and "[b]high[/b]" in text  # the legend: one entry per state
         message = next(m for m in notified(app) if "chart exported" in m)
         assert message.splitlines() == ["chart exported (PNG and SVG):", str(png), str(svg)]
+        # The same tick exported again: the next free name, and the first export left as it was.
+        first = (png.read_bytes(), svg.read_bytes(), png.stat().st_mtime_ns, svg.stat().st_mtime_ns)
+        await pilot.press("e")
+        assert await until(pilot, lambda: sum("chart exported" in m for m in notified(app)) == 2)
+        again = [m for m in notified(app) if "chart exported" in m][-1]
+        png2, svg2 = folder / "charts-session1-tick3-2.png", folder / "charts-session1-tick3-2.svg"
+        assert again.splitlines() == ["chart exported (PNG and SVG):", str(png2), str(svg2)]
+        assert png2.read_bytes().startswith(PNG) and "<svg" in svg2.read_text()
+        assert (png.read_bytes(), svg.read_bytes(), png.stat().st_mtime_ns, svg.stat().st_mtime_ns) == first
+
+
+def test_an_export_takes_the_next_free_name_and_never_another_exports(tmp_path, monkeypatch):
+    """claim_names: BASE, then BASE-2, BASE-3...; a name whose PNG or SVG alone exists is taken too; a failed
+    drawing leaves no file behind."""
+    from sim.live import frontend
+
+    monkeypatch.setenv("AGORA_SAVES", str(tmp_path))
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    (folder / "w.svg").write_text("an earlier export")  # only its SVG: the name is still taken
+    assert frontend.claim_names(str(folder), "w", ("png", "svg")) == [str(folder / "w-2.png"), str(folder / "w-2.svg")]
+    assert frontend.claim_names(str(folder), "w", ("png", "svg"))[0] == str(folder / "w-3.png")
+    assert (folder / "w.svg").read_text() == "an earlier export" and not (folder / "w.png").exists()
+
+    def broken(*_args):
+        raise RuntimeError("drawing failed")
+
+    monkeypatch.setattr(frontend, "plot_sessions", broken)
+    with pytest.raises(RuntimeError):
+        frontend.export_chart([("s", {"tick": [0]})], ["tick"], "t", "x")
+    assert sorted(p.name for p in folder.iterdir()) == ["w-2.png", "w-2.svg", "w-3.png", "w-3.svg", "w.svg"]
 
 
 def toast_lines(app, words: str) -> list[str] | None:

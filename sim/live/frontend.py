@@ -26,6 +26,7 @@ and the types of what the controller hands out (:class:`World`, :class:`Simulati
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -229,7 +230,41 @@ def export_chart(
     """
     folder = exports_dir()
     os.makedirs(folder, exist_ok=True)
-    paths = [os.path.join(folder, f"{base}.{ext}") for ext in ("png", "svg")]
-    for path in paths:
-        plot_sessions(series, path, measures, title)
+    paths = claim_names(folder, base, ("png", "svg"))
+    try:
+        for path in paths:
+            plot_sessions(series, path, measures, title)
+    except BaseException:
+        for path in paths:  # the names claimed, and anything half written, go
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+        raise
     return paths
+
+
+#: The most numbered names :func:`claim_names` tries after ``BASE`` itself (``BASE-2`` ... ``BASE-1000``).
+MAX_NUMBERED = 1000
+
+
+def claim_names(folder: str, base: str, extensions: Sequence[str]) -> list[str]:
+    """Paths ``folder/NAME.EXT`` for every extension, none of which exists: ``NAME`` is ``base``, else ``base-2``,
+    ``base-3``... (an earlier export is never overwritten). Each file is created empty, exclusively, so that two
+    exports at once never get the same name; the caller writes over them.
+
+    Raises:
+        OSError: the folder cannot be written, or every name up to ``base-``:data:`MAX_NUMBERED` is taken.
+    """
+    for k in range(1, MAX_NUMBERED + 1):
+        name = base if k == 1 else f"{base}-{k}"
+        paths = [os.path.join(folder, f"{name}.{ext}") for ext in extensions]
+        made: list[str] = []
+        try:
+            for path in paths:
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+                made.append(path)
+        except FileExistsError:
+            for path in made:
+                os.unlink(path)
+            continue
+        return paths
+    raise OSError(f"every name from {base} to {base}-{MAX_NUMBERED} is taken in {folder}: move earlier exports away")
