@@ -9,15 +9,17 @@ Charts are drawn off the event loop: the tests wait until a chart has drawn the 
 from __future__ import annotations
 
 import asyncio
+import json
 
 import numpy as np
 import pytest
 from conftest import notified, until
 
+from sim.analysis.chartspec import spec_data
 from sim.store.create import synthetic_world
 from sim.store.worldfile import save_world
 from tui.app import AgoraApp
-from tui.charts import Chart, compact, downsample, nice_ticks
+from tui.charts import Chart, ChartSpec, Line, compact, downsample, nice_ticks
 
 pytestmark = pytest.mark.usefixtures("keep_notifications")
 
@@ -184,14 +186,18 @@ async def test_export_writes_png_and_svg_of_the_chart(world_file, tmp_path):
         assert text.lstrip().startswith("<?xml") and "<svg" in text
         assert "[bold]x[/]" in text and "[b]high[/b]" in text  # the legend: one entry per state
         message = next(m for m in notified(app) if "chart exported" in m)
-        assert message.splitlines() == ["chart exported (PNG and SVG):", str(png), str(svg)]
+        head = "chart exported (PNG, SVG and its numbers as JSON):"
+        assert message.splitlines() == [head, str(png), str(svg), str(png.with_suffix(".json"))]
+        # The export is the chart on screen: the same lines, at the same (world) ticks, with the same counts.
+        shown_spec = app.screen.query_one("#session-chart", Chart).spec
+        assert json.loads(png.with_suffix(".json").read_text())["lines"] == spec_data(shown_spec)["lines"]
         # The same tick exported again: the next free name, and the first export left as it was.
         first = (png.read_bytes(), svg.read_bytes(), png.stat().st_mtime_ns, svg.stat().st_mtime_ns)
         await pilot.press("e")
         assert await until(pilot, lambda: sum("chart exported" in m for m in notified(app)) == 2)
         again = [m for m in notified(app) if "chart exported" in m][-1]
         png2, svg2 = folder / "charts-session1-tick3-2.png", folder / "charts-session1-tick3-2.svg"
-        assert again.splitlines() == ["chart exported (PNG and SVG):", str(png2), str(svg2)]
+        assert again.splitlines() == [head, str(png2), str(svg2), str(png2.with_suffix(".json"))]
         assert png2.read_bytes().startswith(PNG) and "<svg" in svg2.read_text()
         assert (png.read_bytes(), svg.read_bytes(), png.stat().st_mtime_ns, svg.stat().st_mtime_ns) == first
 
@@ -212,9 +218,10 @@ def test_an_export_takes_the_next_free_name_and_never_another_exports(tmp_path, 
     def broken(*_args):
         raise RuntimeError("drawing failed")
 
-    monkeypatch.setattr(frontend, "plot_sessions", broken)
+    monkeypatch.setattr(frontend, "plot_spec", broken)
+    spec = ChartSpec("t", "tick", "agents", (Line("a", np.arange(3), np.arange(3)),))
     with pytest.raises(RuntimeError):
-        frontend.export_chart([("s", {"tick": [0]})], ["tick"], "t", "x")
+        frontend.export_spec(spec, "x")
     assert sorted(p.name for p in folder.iterdir()) == ["w-2.png", "w-2.svg", "w-3.png", "w-3.svg", "w.svg"]
 
 
@@ -366,3 +373,31 @@ async def test_keys_are_in_the_help_and_the_palette(world_file):
         assert await until(
             pilot, lambda: any("chart exported" in m and "session1-tick2.png" in m for m in notified(app))
         )
+
+
+def test_a_spec_is_drawn_with_its_bands_and_marks_and_its_numbers_kept(tmp_path):
+    """plot_spec draws the lines, a band (shaded, median dashed) and the marks as one figure; spec_data keeps every
+    number, a missing one as null, and the labels literally."""
+    from sim.analysis.chartspec import Band, Mark, plot_spec
+
+    x = np.arange(5)
+    band = Band(
+        "[b]arm[/b]", np.arange(4, 8), np.array([1, 2, 3, 4]), np.array([2, 3, 4, 5]), np.array([3, 4, 5, 9]), "cyan+"
+    )
+    spec = ChartSpec(
+        "$x$ title",
+        "tick",
+        "agents",
+        (Line("I", x, np.array([0, 1, np.nan, 3, 4])),),
+        bands=(band,),
+        marks=(Mark(2, "close schools"),),
+    )
+    data = spec_data(spec)
+    assert data["lines"] == [{"label": "I", "x": [0, 1, 2, 3, 4], "y": [0, 1, None, 3, 4], "points": False}]
+    assert data["bands"] == [
+        {"label": "[b]arm[/b]", "x": [4, 5, 6, 7], "low": [1, 2, 3, 4], "median": [2, 3, 4, 5], "high": [3, 4, 5, 9]}
+    ]
+    assert data["marks"] == [{"x": 2, "label": "close schools"}]
+    plot_spec(spec, str(tmp_path / "c.svg"), "svg")
+    svg = (tmp_path / "c.svg").read_text()
+    assert "[b]arm[/b] median" in svg and "close schools" in svg and "$x$ title" in svg

@@ -301,3 +301,71 @@ def test_the_line_is_a_path_and_fit_s_options():
     ):
         with pytest.raises(BadParameterError, match=said):
             observed_request(line)
+
+
+async def test_e_exports_the_chart_as_shown_with_the_observed_points_on_world_ticks(world_file, tmp_path, monkeypatch):
+    """The first user's snag: e exported the session's own series on session ticks and left the observed points
+    out. Now the export's numbers (BASE.json beside the PNG and SVG) are the chart on screen: the observed points at
+    the session's start tick plus each day, the live ``new`` at the same world ticks, the title naming the file."""
+    import json
+
+    from sim.analysis.chartspec import spec_data
+
+    monkeypatch.setenv("AGORA_SAVES", str(tmp_path / "saves"))
+    curve = data_file("incidence-Measles1861.csv")
+    app = AgoraApp(world_file)
+    async with app.run_test(size=SIZE) as pilot:
+        await start(app, pilot)
+        session = await sir_session(app, pilot)
+        await load(app, pilot, f"{curve} cases=new")
+        lines = await drawn(app, pilot, "observed new")
+        await pilot.press("e")
+        assert await until(pilot, lambda: any("chart exported" in m for m in notified(app)))
+        base = tmp_path / "saves" / "exports" / f"obs-session{session.id}-tick{app.world.tick}"
+        assert base.with_suffix(".png").read_bytes().startswith(b"\x89PNG")
+        assert "<svg" in base.with_suffix(".svg").read_text()
+        data = json.loads(base.with_suffix(".json").read_text())
+        exported = {ln["label"]: ln for ln in data["lines"]}
+        assert set(exported) == {"new", "observed new"}
+        for label in exported:  # the screen draws every point of these short series: the same numbers
+            assert exported[label]["x"] == lines[label].x.tolist() and exported[label]["y"] == lines[label].y.tolist()
+        assert exported["observed new"]["points"] and exported["observed new"]["x"][0] == session.started_tick == 3
+        assert data == spec_data(session_chart(app).spec) and "incidence-Measles1861.csv" in data["title"]
+
+
+async def test_a_forecast_beside_an_observed_series_is_drawn_in_the_measure_it_observes(world_file):
+    """The first user's snag: with o on, the forecast's bands of cumulative reach (thousands) and the observed new
+    cases (tens) shared one axis, and the data lay flat at 0. Now the bands beside an observed ``new`` are the
+    forecast's band of ``new`` (like with like), the title says so, and without an overlay the bands are reach."""
+    from tui.forecast import ForecastScreen
+
+    curve = data_file("incidence-Measles1861.csv")
+    app = AgoraApp(world_file)
+    async with app.run_test(size=SIZE) as pilot:
+        await start(app, pilot)
+        session = await sir_session(app, pilot)
+        await load(app, pilot, f"{curve} cases=new")
+        await drawn(app, pilot, "observed new")
+        await pilot.press("f")
+        assert await until(pilot, lambda: isinstance(app.screen, ForecastScreen))
+        app.screen.query_one("#forecast-runs", Input).value = "8"
+        app.screen.query_one("#forecast-horizon", Input).value = "10"
+        await pilot.press("enter")
+        assert await until(pilot, lambda: not isinstance(app.screen, ForecastScreen))
+        assert await until(pilot, lambda: app.forecasting.started == 1 and not app.forecasting.running)
+        view = app.forecasting.latest_for(app.live.key, session.id)
+        assert view is not None, notified(app)
+        (arm,) = view.arms
+        new_band, reach_band = arm.band("new"), arm.band("reached")
+        assert new_band is not None and not np.array_equal(new_band[1], reach_band[1], equal_nan=True)
+        chart = session_chart(app)
+
+        def banded() -> bool:
+            app.refresh_ui()
+            return chart.settled and chart.spec is not None and bool(chart.spec.bands)
+
+        assert await until(pilot, banded)
+        (band,) = chart.spec.bands
+        assert np.array_equal(band.median, new_band[1], equal_nan=True)  # new adoptions a tick, not reach
+        assert np.nanmax(band.high) <= np.nanmax(reach_band[2])
+        assert "forecast of new" in chart.spec.title

@@ -123,7 +123,12 @@ class AgoraApp(App[None]):
         Binding("l", "load", "Load"),
         Binding("c", "communities", "Communities"),
         Binding("a", "ask", "Ask", tooltip="ask the agent shown in the Agents view a question"),
-        Binding("e", "export_chart", "Export", tooltip="write the chart shown to PNG and SVG (saves/exports)"),
+        Binding(
+            "e",
+            "export_chart",
+            "Export",
+            tooltip="write the chart shown to PNG and SVG, its numbers to JSON (saves/exports)",
+        ),
         Binding("x", "dismiss_chart", "Dismiss", tooltip="take the session off the chart (Dashboard)"),
         # After the views' own keys: the footer is full on 80 to 150 columns (the palette and help have it).
         Binding("f", "forecast", "Forecast", tooltip="branch the present: each arm's band of reach ahead of now"),

@@ -1,10 +1,10 @@
 """Charts with axes for the terminal UI: plotext figures (``textual-plotext``) built off the event loop.
 
-What a chart shows is a :class:`ChartSpec` (a title, axis labels, lines or bars of numpy arrays, a hint
-when there is nothing to draw). A :class:`Chart` widget is handed a spec maker and a key naming the data
-it came from; it rebuilds only when the key changes, at most every ``min_interval`` seconds (unless
-forced: another session chosen), and never two builds at once. The spec maker and plotext run in a
-thread (a figure of a few lines costs 10 to 20 ms of Python); the widget renders the last text built.
+What a chart shows is a :class:`~sim.analysis.chartspec.ChartSpec` (a title, axis labels, lines or bars of numpy
+arrays, a hint when there is nothing to draw; the export draws the same spec as a figure). A :class:`Chart` widget
+is handed a spec maker and a key naming the data it came from; it rebuilds only when the key changes, at most every
+``min_interval`` seconds (unless forced: another session chosen), and never two builds at once. The spec maker and
+plotext run in a thread (a figure of a few lines costs 10 to 20 ms of Python); the widget renders the last text built.
 Long series are cut down to about two points per column (plotext's half-block marker draws two per
 column) before they reach plotext.
 
@@ -25,7 +25,6 @@ import math
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -34,6 +33,7 @@ from textual.timer import Timer
 from textual_plotext import PlotextPlot
 from textual_plotext.plot import Plot
 
+from sim.analysis.chartspec import Band, ChartSpec, Line, Mark
 from sim.live.frontend import shown
 from sim.live.observed import ObservedOverlay
 from sim.live.views import ReachCurve, SessionChart, SessionLine
@@ -42,71 +42,6 @@ from sim.live.views import ReachCurve, SessionChart, SessionLine
 _PLOTEXT = threading.Lock()
 #: Lines drawn in the compare view at most (the latest sessions); plotext has about a dozen colours.
 MAX_LINES = 10
-
-
-@dataclass(frozen=True, eq=False)
-class Line:
-    """One line of a chart (or the bars of a histogram): its legend label and its points."""
-
-    label: str
-    x: np.ndarray
-    y: np.ndarray
-    #: plotext's colour and marker (None: its own, a colour per line).
-    color: str | None = None
-    marker: str | None = None
-    #: Points alone, not joined (an observed series: what was seen, not a curve between).
-    points: bool = False
-
-
-@dataclass(frozen=True, eq=False)
-class Band:
-    """A forecast arm drawn ahead of the present: its 5 to 95 % band (two dotted edges) and its median line,
-    in one colour, labelled with the arm's name."""
-
-    label: str
-    x: np.ndarray
-    low: np.ndarray
-    median: np.ndarray
-    high: np.ndarray
-    color: str
-
-    def lines(self) -> tuple[Line, ...]:
-        """The band's edges and its median as lines (the upper edge and the median carry the legend)."""
-        return (
-            Line(f"{self.label} 5-95%", self.x, self.high, self.color, "dot"),
-            Line("", self.x, self.low, self.color, "dot"),
-            Line(f"{self.label} median", self.x, self.median, self.color),
-        )
-
-
-@dataclass(frozen=True)
-class Mark:
-    """A vertical line across a chart at ``x``, labelled at its top (an intervention at its tick)."""
-
-    x: float
-    label: str
-
-
-@dataclass(frozen=True, eq=False)
-class ChartSpec:
-    """Everything a chart draws. ``bars`` draws the first line as a histogram (x: the bins' centres);
-    ``edges`` are then the bins' edges. With no line the chart shows empty axes and ``hint``."""
-
-    title: str
-    xlabel: str
-    ylabel: str
-    lines: tuple[Line, ...] = ()
-    hint: str = ""
-    bars: bool = False
-    edges: np.ndarray | None = None
-    #: Whether the y axis starts at 0, and whether its values are whole numbers (counts).
-    from_zero: bool = True
-    integer: bool = True
-    extra: dict[str, Any] = field(default_factory=dict)
-    #: Vertical marks (drawn where they fall within the lines' x range; never on a histogram).
-    marks: tuple[Mark, ...] = ()
-    #: Forecast bands drawn over the lines (each arm's, ahead of the present).
-    bands: tuple[Band, ...] = ()
 
 
 # -- data ---------------------------------------------------------------------------------------------
@@ -303,6 +238,12 @@ class Chart(PlotextPlot):
         self._request()
         return True
 
+    @property
+    def maker(self) -> Callable[[int], ChartSpec] | None:
+        """The spec maker of the data drawn last (None before any): called with a number of points, the chart on
+        screen at that resolution (the export draws it so)."""
+        return self._make
+
     def _show_pending(self) -> None:
         self._pending_timer = None
         if self._pending is not None:
@@ -451,14 +392,16 @@ def observed_spec(
 ARM_COLORS = ("cyan+", "magenta+", "orange+", "green+", "blue+", "red+", "gray+", "white")
 
 
-def forecast_bands(arms: Sequence[Any], points: int) -> tuple[Band, ...]:
-    """Each arm of a forecast (``tui.forecast.ArmView``: ``name``, world ``ticks``, ``q05``, ``median``,
-    ``q95``) as a :class:`Band` in its own colour, labelled with its name (downsampled to ``points``)."""
+def forecast_bands(arms: Sequence[Any], points: int, measure: str = "reached") -> tuple[Band, ...]:
+    """Each arm of a forecast (``tui.forecast.ArmView``: ``name``, world ``ticks``, ``band(measure)``: its 5 %,
+    median and 95 % of ``measure``) as a :class:`Band` in its own colour, labelled with its name (downsampled to
+    ``points``); an arm without that measure is left out."""
     out = []
     for i, arm in enumerate(arms):
-        if not arm.ticks.size:
+        band = arm.band(measure)
+        if not arm.ticks.size or band is None:
             continue
-        x, (low, median, high) = downsample(arm.ticks, [arm.q05, arm.median, arm.q95], points)
+        x, (low, median, high) = downsample(arm.ticks, list(band), points)
         out.append(Band(shown(arm.name, 20), x, low, median, high, ARM_COLORS[i % len(ARM_COLORS)]))
     return tuple(out)
 

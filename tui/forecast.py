@@ -11,6 +11,7 @@ ticks), so that the views never hold the result itself.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -51,6 +52,15 @@ class ArmView:
     reached_median: float | None
     reached_ci90: tuple[float | None, float | None]
     paired: Mapping[str, object] | None
+    #: Every measure's band (5 %, median, 95 % per tick, on ``ticks``): ``reached``, ``new``, each state's
+    #: count... so that a chart beside an observed series draws the forecast of the measure it observes.
+    measures: Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = dataclasses.field(default_factory=dict)
+
+    def band(self, measure: str) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """The band of ``measure`` (5 %, median, 95 %), None where the forecast has none."""
+        if measure == "reached":
+            return self.q05, self.median, self.q95
+        return self.measures.get(measure)
 
 
 @dataclass(frozen=True, eq=False)
@@ -94,6 +104,11 @@ def arm_view(name: str, arm: ArmForecast, result: ForecastResult) -> ArmView:
     ticks = rounds - int(result.round) + int(result.branched_at)
     ci = arm.reached.get("ci90")
     lo, hi = ci if isinstance(ci, (list, tuple)) and len(ci) == 2 else (None, None)
+    measures = {
+        str(name): (_column(b.get("q05")), _column(b.get("median")), _column(b.get("q95")))
+        for name, b in ((n, _mapping(v)) for n, v in arm.series.items() if n != "tick")
+        if len(b.get("median") or ()) == rounds.size  # type: ignore[arg-type]
+    }
     return ArmView(
         str(name),
         ticks,
@@ -103,6 +118,7 @@ def arm_view(name: str, arm: ArmForecast, result: ForecastResult) -> ArmView:
         _number(arm.reached.get("median")),
         (_number(lo), _number(hi)),
         arm.paired,
+        measures,
     )
 
 

@@ -23,7 +23,8 @@ PALETTE = {
     **{f"view('{view.name}')": (view.title, view.help) for view in VIEWS},
     "export_chart": (
         "Export chart (PNG and SVG)",
-        "Write the chart shown (Dashboard or Compare) to PNG and SVG files in the saves folder's exports",
+        "Write the chart shown (Dashboard or Compare) as it is shown to PNG and SVG, its numbers to JSON, in the "
+        "saves folder's exports",
     ),
     "dismiss_chart": ("Dismiss chart", "Take the session off the dashboard's chart (a finished one stays until then)"),
     "cascade_tree": (

@@ -14,7 +14,8 @@ Made here, as a front end opens, serves and asks things of its live world:
 - :data:`FORM` and :func:`slow_method`: what a person's form may ask (:class:`~sim.engine.requests.Inject`
   values parsed with these limits), and the slow seed method whose injection a front end hands to the
   controller's locked path in a worker (:meth:`~sim.live.controller.WorldController.inject`);
-- :func:`export_chart`: sessions' series drawn as PNG and SVG in the saves folder's ``exports``.
+- :func:`export_spec`: the chart a front end shows drawn as PNG and SVG, its numbers as JSON, in the saves folder's
+  ``exports``, never over an earlier export.
 
 Named here from the rooms below as they are (plain re-exports: small shared helpers, constants, and types
 for annotations): :func:`shown` (untrusted text shown literally), :func:`saves_dir`, :func:`load_warnings`,
@@ -28,11 +29,12 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from sim.analysis.plot import plot_sessions
+from sim.analysis.chartspec import ChartSpec, plot_spec, spec_data
 from sim.analysis.structure import isolated_text
 from sim.core.cascade import Forest
 from sim.core.events import (
@@ -52,6 +54,7 @@ from sim.engine.observe import MetricsServer, Monitor
 from sim.engine.requests import SERVED, Inject
 from sim.engine.seeding import method_seeds
 from sim.engine.simulation import Simulation
+from sim.errors import BadParameterError
 from sim.live.controller import WorldController
 from sim.live.policy import INTERACTIVE
 from sim.llm.client import Completion
@@ -84,7 +87,8 @@ __all__ = [
     "TickCompleted",
     "World",
     "WorldWriter",
-    "export_chart",
+    "claim_names",
+    "export_spec",
     "exports_dir",
     "isolated_text",
     "load_warnings",
@@ -217,25 +221,27 @@ def exports_dir() -> str:
     return os.path.join(saves_dir(), "exports")
 
 
-def export_chart(
-    series: Sequence[tuple[str, dict[str, list[object]]]], measures: Sequence[str], title: str, base: str
-) -> list[str]:
-    """Draw sessions' series (``(label, series)`` pairs) in one figure twice, ``BASE.png`` and ``BASE.svg``
-    in :func:`exports_dir` (``agora plot``'s figures; slow: a front end calls it off its event loop), and
-    return their paths.
+def export_spec(spec: ChartSpec, base: str) -> list[str]:
+    """Draw ``spec`` (the chart a front end shows) as ``BASE.png`` and ``BASE.svg`` in :func:`exports_dir`, and write
+    its numbers (:func:`~sim.analysis.chartspec.spec_data`) as ``BASE.json`` beside them; ``BASE`` numbered where
+    taken (:func:`claim_names`). Slow: a front end calls it off its event loop. Returns the three paths.
 
     Raises:
-        AgoraError: nothing to draw, or a measure no session has (one sentence).
+        AgoraError: the chart has nothing drawn (one sentence).
         OSError: the folder cannot be made or written.
     """
+    if not spec.lines and not spec.bands:
+        raise BadParameterError("the chart shown has nothing drawn yet: run the world first")
     folder = exports_dir()
     os.makedirs(folder, exist_ok=True)
-    paths = claim_names(folder, base, ("png", "svg"))
+    paths = claim_names(folder, base, ("png", "svg", "json"))
     try:
-        for path in paths:
-            plot_sessions(series, path, measures, title)
+        plot_spec(spec, paths[0], "png")
+        plot_spec(spec, paths[1], "svg")
+        with open(paths[2], "w", encoding="utf-8") as f:
+            json.dump(spec_data(spec), f, ensure_ascii=False, indent=1)
     except BaseException:
-        for path in paths:  # the names claimed, and anything half written, go
+        for path in paths:
             with contextlib.suppress(OSError):
                 os.unlink(path)
         raise

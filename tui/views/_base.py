@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Callable
 from typing import Any, cast
 
 import numpy as np
@@ -17,8 +18,9 @@ from textual import work
 from textual.containers import Vertical
 from textual.widgets import Static
 
+from sim.analysis.chartspec import ChartSpec
 from sim.errors import AgoraError
-from sim.live.frontend import export_chart, exports_dir, shown
+from sim.live.frontend import export_spec, exports_dir, shown
 from sim.live.views import WorldViews
 
 from ..protocol import AgoraHost
@@ -108,19 +110,20 @@ class View(Vertical):
     def fetch(self, live: WorldViews) -> None:  # pragma: no cover - every view has its own
         """Build the view's snapshot from ``live`` and hold it (its watcher repaints what changed)."""
 
+    #: Points a series keeps in an export at most (the chart on screen keeps about two a column).
+    EXPORT_POINTS = 100_000
+
     @work(group="export")
-    async def export_worker(
-        self, series: list[tuple[str, dict[str, list[Any]]]], measures: list[str], title: str, base: str
-    ) -> None:
-        """Draw a chart's figure twice (PNG, SVG) in the saves folder's ``exports``, off the event loop
-        (``agora plot``'s figures), and say where (or why not)."""
+    async def export_worker(self, make: Callable[[int], ChartSpec], base: str) -> None:
+        """Draw the chart on screen (its spec maker ``make``, at :attr:`EXPORT_POINTS` points) as PNG and SVG, with
+        its numbers as JSON, in the saves folder's ``exports``, off the event loop, and say where (or why not)."""
         folder = exports_dir()
         notices = self.agora.notices
         try:
-            paths = await asyncio.to_thread(export_chart, series, measures, title, base)
+            paths = await asyncio.to_thread(lambda: export_spec(make(self.EXPORT_POINTS), base))
         except AgoraError as exc:
             notices.failed(f"the chart was not exported: {exc}")
         except OSError as exc:
             notices.failed(f"could not write the chart into {folder}: {exc.strerror or exc}")
         else:
-            notices.paths("chart exported (PNG and SVG):", paths)
+            notices.paths("chart exported (PNG, SVG and its numbers as JSON):", paths)

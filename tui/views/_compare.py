@@ -84,21 +84,17 @@ class CompareView(View):
         show(self.query_one("#compare-sessions", Static), self.session_lines(snap.curves, snap.agents, applied))
 
     def export_chart(self) -> None:
-        """Write every session's reach to PNG and SVG (the e key)."""
+        """Write the chart as shown (every session's reach, the marks) to PNG and SVG, with its numbers as JSON (the
+        e key)."""
         live = self.agora.live
         if live is None:
             return
-        series = live.sessions.series()
-        if not series:
+        make = self.query_one("#compare-chart", Chart).maker
+        if not live.sessions.series() or make is None:
             self.agora.notify("no session has started yet: nothing to export", severity="warning", markup=False)
             return
         name = file_stem(live.name, 60) or "world"
-        self.export_worker(
-            [(f"session {line.id} ({shown(line.model_name, 24)})", s) for line, s in series],
-            ["reached"],
-            f"reach of the sessions of {live.name}",
-            f"{name}-compare-tick{live.tick}",
-        )
+        self.export_worker(make, f"{name}-compare-tick{live.tick}")
 
     @staticmethod
     def session_lines(curves: tuple[ReachCurve, ...], n: int, applied: tuple[tuple[int, str], ...] = ()) -> Text:

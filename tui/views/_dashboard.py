@@ -339,12 +339,20 @@ class DashboardView(View):
         arms = forecast.arms if forecast is not None else ()
 
         def spec(points: int) -> ChartSpec:
-            # The forecast's arms, each its band and median of reach ahead of the tick it branched at.
-            bands = forecast_bands(arms, points)
+            # The forecast's arms, each its band and median ahead of the tick it branched at: of reach, or beside
+            # an observed series of the measure it observes (like with like: new cases against new cases).
             if overlay is not None:
+                measure = next((m for m in overlay.columns if any(a.band(m) is not None for a in arms)), None)
+                bands = forecast_bands(arms, points, measure) if measure is not None else ()
+                shown_title = title
+                if arms and measure is not None:
+                    shown_title = f"{title} · forecast of {shown(measure, 24)}"
+                elif arms:
+                    shown_title = f"{title} · forecast not drawn: it has no measure the series observes"
                 return observed_spec(
-                    title, session, overlay, live_values, start, points, hint=hint, marks=marks, bands=bands
+                    shown_title, session, overlay, live_values, start, points, hint=hint, marks=marks, bands=bands
                 )
+            bands = forecast_bands(arms, points)
             return session_spec(
                 title, session.state_names, session.ticks, session.counts, points, hint=hint, marks=marks, bands=bands
             )
@@ -387,28 +395,22 @@ class DashboardView(View):
             self.agora.notify(f"session {dismissed} taken off the chart", markup=False)
 
     def export_chart(self) -> None:
-        """Write the chart's session (its states) to PNG and SVG (the e key)."""
+        """Write the session's chart as shown (lines, observed points, forecast bands, marks, world ticks) to PNG
+        and SVG, with its numbers as JSON (the e key)."""
         live = self.agora.live
         if live is None:
             return
         self.fetch(live)
         snap = self.snapshot
         session = snap.chart if snap is not None else None
-        if snap is None or session is None or not session.length:
+        make = self.query_one("#session-chart", Chart).maker
+        if snap is None or session is None or not session.length or make is None:
             self.agora.notify(
                 "no session with a tick is on the chart: nothing to export", severity="warning", markup=False
             )
             return
-        line = session.line
-        world = snap.world
-        name = file_stem(world.name, 60) or "world"
-        title = f"session {line.id} ({line.model_name}, {line.status}) of {world.name}"
-        self.export_worker(
-            [(f"session {line.id}", series) for _line, series in live.sessions.series((line.id,))],
-            list(session.state_names),
-            title,
-            f"{name}-session{line.id}-tick{world.tick}",
-        )
+        name = file_stem(snap.world.name, 60) or "world"
+        self.export_worker(make, f"{name}-session{session.line.id}-tick{snap.world.tick}")
 
     def log_line(self, text: str) -> None:
         # Log writes plain text: nothing in it is parsed as markup.
