@@ -33,8 +33,7 @@ from textual.timer import Timer
 from textual_plotext import PlotextPlot
 from textual_plotext.plot import Plot
 
-from sim.analysis.chartspec import Band, ChartSpec, Line, Mark
-from sim.live.frontend import shown
+from sim.live.frontend import Band, ChartSpec, Line, Mark, shown
 from sim.live.observed import ObservedOverlay
 from sim.live.views import ReachCurve, SessionChart, SessionLine
 

@@ -34,7 +34,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from sim.analysis.chartspec import ChartSpec, plot_spec, spec_data
+from sim.analysis.chartspec import Band, ChartSpec, Line, Mark, plot_spec, spec_data
 from sim.analysis.structure import isolated_text
 from sim.core.cascade import Forest
 from sim.core.events import (
@@ -66,6 +66,10 @@ from sim.store.worldfile import load_warnings
 from sim.store.writer import WorldWriter
 
 __all__ = [
+    "Band",
+    "ChartSpec",
+    "Line",
+    "Mark",
     "FORM",
     "NONE",
     "STATUSES",

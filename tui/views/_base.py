@@ -18,9 +18,8 @@ from textual import work
 from textual.containers import Vertical
 from textual.widgets import Static
 
-from sim.analysis.chartspec import ChartSpec
 from sim.errors import AgoraError
-from sim.live.frontend import export_spec, exports_dir, shown
+from sim.live.frontend import ChartSpec, export_spec, exports_dir, shown
 from sim.live.views import WorldViews
 
 from ..protocol import AgoraHost
