@@ -376,13 +376,19 @@ async def test_keys_are_in_the_help_and_the_palette(world_file):
 
 
 def test_a_spec_is_drawn_with_its_bands_and_marks_and_its_numbers_kept(tmp_path):
-    """plot_spec draws the lines, a band (shaded, median dashed) and the marks as one figure; spec_data keeps every
-    number, a missing one as null, and the labels literally."""
+    """plot_spec draws the lines, a band (shaded, median dashed, on a second y axis) and the marks as one figure;
+    spec_data keeps every number, a missing one as null, the axis of each, and the labels literally."""
     from sim.analysis.chartspec import Band, Mark, plot_spec
 
     x = np.arange(5)
     band = Band(
-        "[b]arm[/b]", np.arange(4, 8), np.array([1, 2, 3, 4]), np.array([2, 3, 4, 5]), np.array([3, 4, 5, 9]), "cyan+"
+        "[b]arm[/b]",
+        np.arange(4, 8),
+        np.array([1, 2, 3, 4]),
+        np.array([2, 3, 4, 5]),
+        np.array([3, 4, 5, 9]),
+        "cyan+",
+        right=True,
     )
     spec = ChartSpec(
         "$x$ title",
@@ -391,13 +397,25 @@ def test_a_spec_is_drawn_with_its_bands_and_marks_and_its_numbers_kept(tmp_path)
         (Line("I", x, np.array([0, 1, np.nan, 3, 4])),),
         bands=(band,),
         marks=(Mark(2, "close schools"),),
+        ylabel2="reached: $agents$",
     )
     data = spec_data(spec)
-    assert data["lines"] == [{"label": "I", "x": [0, 1, 2, 3, 4], "y": [0, 1, None, 3, 4], "points": False}]
-    assert data["bands"] == [
-        {"label": "[b]arm[/b]", "x": [4, 5, 6, 7], "low": [1, 2, 3, 4], "median": [2, 3, 4, 5], "high": [3, 4, 5, 9]}
+    assert data["lines"] == [
+        {"label": "I", "x": [0, 1, 2, 3, 4], "y": [0, 1, None, 3, 4], "points": False, "right": False}
     ]
+    assert data["bands"] == [
+        {
+            "label": "[b]arm[/b]",
+            "x": [4, 5, 6, 7],
+            "low": [1, 2, 3, 4],
+            "median": [2, 3, 4, 5],
+            "high": [3, 4, 5, 9],
+            "right": True,
+        }
+    ]
+    assert data["ylabel2"] == "reached: $agents$"
     assert data["marks"] == [{"x": 2, "label": "close schools"}]
     plot_spec(spec, str(tmp_path / "c.svg"), "svg")
     svg = (tmp_path / "c.svg").read_text()
     assert "[b]arm[/b] median" in svg and "close schools" in svg and "$x$ title" in svg
+    assert "reached: $agents$" in svg  # the second axis's label, literally

@@ -33,8 +33,11 @@ SIZE = (150, 48)
 
 @pytest.fixture
 def world_file(tmp_path):
+    """A world of daily ticks (an epidemic's, as a world made from a table of people): a row of daily data a tick."""
     path = str(tmp_path / "obs.db")
-    asyncio.run(save_world(synthetic_world("obs", 2000, avg_degree=8, seed=5), path))
+    world = synthetic_world("obs", 2000, avg_degree=8, seed=5)
+    world.config["minutes_per_tick"] = 1440
+    asyncio.run(save_world(world, path))
     return path
 
 
@@ -369,3 +372,105 @@ async def test_a_forecast_beside_an_observed_series_is_drawn_in_the_measure_it_o
         assert np.array_equal(band.median, new_band[1], equal_nan=True)  # new adoptions a tick, not reach
         assert np.nanmax(band.high) <= np.nanmax(reach_band[2])
         assert "forecast of new" in chart.spec.title
+
+
+async def forecast(app, pilot, runs: int, horizon: int):
+    """Press f, ask for ``runs`` runs ``horizon`` ticks ahead, wait for it to finish; the forecast's job."""
+    from tui.forecast import ForecastScreen
+
+    await pilot.press("f")
+    assert await until(pilot, lambda: isinstance(app.screen, ForecastScreen))
+    app.screen.query_one("#forecast-runs", Input).value = str(runs)
+    app.screen.query_one("#forecast-horizon", Input).value = str(horizon)
+    await pilot.press("enter")
+    assert await until(pilot, lambda: not isinstance(app.screen, ForecastScreen))
+    assert await until(pilot, lambda: app.forecasting.started == 1 and not app.forecasting.running)
+    return app.forecasting.job
+
+
+async def test_weekly_counts_are_drawn_a_week_apart_beside_the_sessions_weekly_sums(world_file, tmp_path):
+    """The first user's second snag: weekly cases were drawn one row a tick with no remark. Weekly totals (the
+    Measles 1861 days summed by week, dated a week apart) on a world of daily ticks are now a point every 7 ticks
+    from the session's start, beside the session's own new adoptions summed over the same 7 ticks (whole weeks
+    only), the axes saying so; a forecast's band is of each run's weekly sums (ahead of the branch, whole weeks)."""
+    with open(data_file("incidence-Measles1861.csv"), newline="") as fh:
+        daily = np.array([int(r["cases"]) for r in csv.DictReader(fh)])
+    weeks = daily[: daily.size // 7 * 7].reshape(-1, 7).sum(axis=1)
+    path = write_csv(
+        tmp_path / "weekly.csv",
+        ["date", "cases"],
+        [[str(np.datetime64("1861-10-30") + 7 * i), int(c)] for i, c in enumerate(weeks)],
+    )
+    app = AgoraApp(world_file)
+    async with app.run_test(size=SIZE) as pilot:
+        await start(app, pilot)
+        session = await sir_session(app, pilot, before=3, after=17)
+        await load(app, pilot, f"{path} cases=new")
+        lines = await drawn(app, pilot, "observed new")
+        start_tick = session.started_tick
+        seen, live = lines["observed new"], lines["new per 1w"]
+        assert seen.x.tolist() == (start_tick + 7 * np.arange(weeks.size)).tolist()
+        assert seen.y.tolist() == weeks.tolist()
+        per_tick = np.asarray(session.new_per_tick, dtype=float)
+        whole = per_tick.size // 7
+        assert whole >= 2 and live.x.tolist() == (start_tick + 7 * np.arange(whole)).tolist()
+        assert live.y.tolist() == per_tick[: 7 * whole].reshape(whole, 7).sum(axis=1).tolist()
+        spec = session_chart(app).spec
+        assert "a point per 1w" in spec.xlabel and "(1d)" in spec.xlabel and spec.ylabel == "agents per 1w"
+        assert "each a world tick" not in notified(app)[-1] and "each 7 world ticks of 1d" in notified(app)[-1]
+
+        job = await forecast(app, pilot, runs=6, horizon=16)
+        chart = session_chart(app)
+
+        def banded() -> bool:
+            app.refresh_ui()
+            return chart.settled and chart.spec is not None and bool(chart.spec.bands)
+
+        assert await until(pilot, banded), notified(app)
+        (band,) = chart.spec.bands
+        (arm,) = job.result.arms.values()
+        branch, first_round = job.result.branched_at, job.result.round
+        sums = []  # each run's weekly sums, from its own series (a tick past its end counts 0)
+        for run in arm.runs:
+            ticks = np.asarray(run["series"]["tick"]) - first_round + branch
+            values = dict(zip(ticks.tolist(), run["series"]["new"]))
+            sums.append([sum(values.get(int(t), 0) for t in range(w, w + 7)) for w in band.x.tolist()])
+        weeks_ahead = [w for w in start_tick + 7 * np.arange(10) if w >= branch and w + 7 <= branch + 17]
+        assert band.x.tolist() == weeks_ahead and len(weeks_ahead) >= 1
+        assert np.allclose(band.median, np.median(np.asarray(sums, dtype=float), axis=0))
+
+
+async def test_two_measures_of_other_scales_get_a_second_axis(world_file, tmp_path):
+    """New cases (tens) and agents reached (thousands) observed in one file: reached goes on a second y axis (the
+    data of new no longer flat at 0 beside it), labelled with its measure, and the export keeps which is where."""
+    path = write_csv(tmp_path / "two.csv", ["tick", "new", "reached"], [[t, 3 + t, 900 + 300 * t] for t in range(4)])
+    app = AgoraApp(world_file)
+    async with app.run_test(size=SIZE) as pilot:
+        await start(app, pilot)
+        await sir_session(app, pilot)
+        await load(app, pilot, path)
+        lines = await drawn(app, pilot, "observed reached")
+        assert not lines["observed new"].right and not lines["new"].right
+        assert lines["observed reached"].right and lines["reached"].right
+        spec = session_chart(app).spec
+        assert spec.ylabel == "new: agents" and spec.ylabel2 == "reached: agents"
+        assert "reached: agents" in session_chart(app).text  # plotext's right axis label, on screen
+
+
+def test_a_row_spans_the_world_ticks_its_time_covers_or_is_refused(tmp_path):
+    """Daily data on a world of 10-minute ticks: a row every 144 ticks (the world's clock), or a tick a day with
+    tick=1d (as agora fit --tick 1d reads it); a tick that does not divide a day is one sentence naming tick=."""
+    from sim.live.observed import read_overlay
+
+    world = synthetic_world("ten", 50, avg_degree=4, seed=1)  # 10-minute ticks, the default
+    curve = data_file("incidence-Measles1861.csv")
+    plain = read_overlay(observed_request(f"{curve} cases=new"), world, ("S", "I", "R"), None)
+    assert (plain.period, plain.tick, plain.world_tick) == (144, "1d", "10min")
+    assert plain.at(3)[:3].tolist() == [3, 147, 291]
+    daily = read_overlay(observed_request(f"{curve} cases=new tick=1d"), world, ("S", "I", "R"), None)
+    assert (daily.period, daily.world_tick) == (1, "1d") and daily.at(3)[:3].tolist() == [3, 4, 5]
+    with pytest.raises(BadParameterError, match=r"each row counts 1d, not a whole number of the world's ticks of 7min"):
+        read_overlay(observed_request(f"{curve} cases=new tick=7min"), world, ("S", "I", "R"), None)
+    ticks = write_csv(tmp_path / "ticks.csv", ["tick", "I"], [[0, 1], [1, 2]])  # in the world's ticks
+    own = read_overlay(observed_request(ticks), world, ("S", "I", "R"), None)
+    assert (own.period, own.world_tick) == (1, None)

@@ -34,7 +34,7 @@ from textual_plotext import PlotextPlot
 from textual_plotext.plot import Plot
 
 from sim.live.frontend import Band, ChartSpec, Line, Mark, shown
-from sim.live.observed import ObservedOverlay
+from sim.live.observed import ObservedOverlay, period_sums
 from sim.live.views import ReachCurve, SessionChart, SessionLine
 
 #: plotext keeps state at module level (a figure's build reads it): one build at a time, whatever the figure.
@@ -123,7 +123,7 @@ def _build_text(spec: ChartSpec, width: int, height: int, theme: str | None) -> 
     if theme:
         plt.theme(theme)
     lines = [ln for ln in (*spec.lines, *(b for band in spec.bands for b in band.lines())) if ln.x.size]
-    lows, highs = [], []
+    ranges: dict[str, list[float]] = {"left": [], "right": []}  # each y axis's lowest and highest values
     for ln in lines:
         y = np.asarray(ln.y, dtype=np.float64)
         x = np.asarray(ln.x, dtype=np.float64)
@@ -131,8 +131,8 @@ def _build_text(spec: ChartSpec, width: int, height: int, theme: str | None) -> 
         x, y = x[ok], y[ok]
         if not x.size:
             continue
-        lows.append(float(y.min()))
-        highs.append(float(y.max()))
+        side = "right" if ln.right else "left"
+        ranges[side] += [float(y.min()), float(y.max())]
         if spec.bars:
             w = float(np.diff(spec.edges).min()) if spec.edges is not None and spec.edges.size > 1 else 1.0
             plt.bar(x.tolist(), y.tolist(), width=0.8, label=ln.label or None)
@@ -144,29 +144,36 @@ def _build_text(spec: ChartSpec, width: int, height: int, theme: str | None) -> 
         else:
             style = {k: v for k, v in (("color", ln.color), ("marker", ln.marker)) if v is not None}
             draw = plt.scatter if ln.points else plt.plot
-            draw(x.tolist(), y.tolist(), label=ln.label or None, **style)
-    if lows:
-        lo = 0.0 if spec.from_zero else min(lows)
-        hi = max(highs)
+            draw(x.tolist(), y.tolist(), label=ln.label or None, yside=side, **style)
+    lows = ranges["left"] + ranges["right"]
+    rows = height - 5  # the title, two borders, the x ticks and the axis labels take the rest
+    yrange: tuple[float, float] | None = None
+    for side, values in ranges.items():
+        if not values:
+            continue
+        lo = 0.0 if spec.from_zero else min(values)
+        hi = max(values)
         if hi <= lo:
             hi = lo + 1.0
-        rows = height - 5  # the title, two borders, the x ticks and the axis labels take the rest
         yticks = nice_ticks(lo, hi, max(2, min(5, rows // 2)), integer=spec.integer)
-        plt.yticks(yticks, [compact(t) for t in yticks])
-        plt.ylim(yticks[0], yticks[-1])
-        if not spec.bars:
-            xs = np.concatenate([np.asarray(ln.x, dtype=np.float64) for ln in lines])
-            xlo, xhi = float(xs.min()), float(xs.max())
-            if xhi <= xlo:
-                xhi = xlo + 1.0
-            xticks = [t for t in nice_ticks(xlo, xhi, max(2, min(6, width // 12)), integer=True) if xlo <= t <= xhi]
-            plt.xticks(xticks, [compact(t) for t in xticks])
-            plt.xlim(xlo, xhi)
-            _draw_marks(plt, spec.marks, (xlo, xhi), (yticks[0], yticks[-1]), rows)
+        plt.yticks(yticks, [compact(t) for t in yticks], yside=side)  # type: ignore[arg-type]  # plotext: "left"/"right"
+        plt.ylim(yticks[0], yticks[-1], yside=side)  # type: ignore[arg-type]  # as above
+        yrange = yrange or (yticks[0], yticks[-1])
+    if yrange is not None and not spec.bars:
+        xs = np.concatenate([np.asarray(ln.x, dtype=np.float64) for ln in lines])
+        xlo, xhi = float(xs.min()), float(xs.max())
+        if xhi <= xlo:
+            xhi = xlo + 1.0
+        xticks = [t for t in nice_ticks(xlo, xhi, max(2, min(6, width // 12)), integer=True) if xlo <= t <= xhi]
+        plt.xticks(xticks, [compact(t) for t in xticks])
+        plt.xlim(xlo, xhi)
+        _draw_marks(plt, spec.marks, (xlo, xhi), yrange, rows)
     title = spec.title if lows or not spec.hint else f"{spec.title}: {spec.hint}" if spec.title else spec.hint
     plt.title(title)
     plt.xlabel(spec.xlabel)
     plt.ylabel(spec.ylabel)
+    if ranges["right"]:
+        plt.ylabel(spec.ylabel2, yside="right")  # type: ignore[call-arg]  # plotext's figure takes it (its stub not)
     return Text.from_ansi(plt.build())
 
 
@@ -357,16 +364,20 @@ def observed_spec(
     points: int,
     hint: str = "",
     marks: tuple[Mark, ...] = (),
-    bands: tuple[Band, ...] = (),
+    arms: Sequence[Any] = (),
 ) -> ChartSpec:
     """The session's live measures that ``overlay`` observes (a state's count from the chart, another measure from
-    ``live``), each beside the observed points of the same measure, whose tick ``t`` is drawn at world tick
-    ``start + t`` (:data:`OBSERVED_MARKER`, labelled ``observed MEASURE``). A measure the session does not have is
-    left out; with none left, the session's states are drawn as :func:`session_spec` draws them, and the title
-    says so. Before the session's first tick (no model yet, so no measures) every observed column is drawn."""
+    ``live``), each beside the observed points of the same measure (:data:`OBSERVED_MARKER`, labelled ``observed
+    MEASURE``), in the data's time: its tick ``t`` is drawn at world tick ``overlay.at(start)`` (each spans
+    ``overlay.period`` world ticks), and a count of events over a span of several ticks (weekly cases on daily ticks)
+    is compared with the session's count summed over the same ticks, never one tick's. A measure the session does
+    not have is left out; with none left, the session's states are drawn as :func:`session_spec` draws them, and
+    the title says so. Before the session's first tick (no model yet, so no measures) every observed column is
+    drawn. ``arms`` (a forecast's) are drawn as the bands of the first observed measure they have, on the same
+    span. Measures of scales more than :data:`SECOND_AXIS` apart from the first's go on a second y axis."""
     states = list(session.state_names)
-    lines: list[Line] = []
-    drawn = 0
+    period, per = int(overlay.period), overlay.tick or ""
+    drawn: list[tuple[str, list[Line]]] = []
     for measure, seen in overlay.columns.items():
         values: np.ndarray | None = None
         if measure in states:
@@ -375,32 +386,107 @@ def observed_spec(
             values = live[measure]
         if values is None and session.ticks.size:
             continue
-        drawn += 1
+        summed = period > 1 and overlay.counts_events(measure)
+        lines: list[Line] = []
         if values is not None and session.ticks.size and values.size == session.ticks.size:
-            x, (y,) = downsample(session.ticks, [values], points)
-            lines.append(Line(shown(measure, 24), x, y))
-        ox, (oy,) = downsample(overlay.ticks + int(start), [seen], points)
+            x, y = period_sums(session.ticks, values, period, start) if summed else (session.ticks, values)
+            x, (y,) = downsample(x, [y], points)
+            lines.append(Line(shown(measure, 24) + (f" per {per}" if summed else ""), x, y))
+        ox, (oy,) = downsample(overlay.at(start), [seen], points)
         lines.append(Line(f"observed {shown(measure, 24)}", ox, oy, OBSERVED_COLOR, OBSERVED_MARKER, points=True))
+        drawn.append((measure, lines))
     if not drawn:
-        spec = session_spec(title, states, session.ticks, session.counts, points, hint, marks, bands)
+        reach = forecast_bands(arms, points)
+        spec = session_spec(title, states, session.ticks, session.counts, points, hint, marks, reach)
         return dataclasses.replace(spec, title=f"{title} (no measure of this session observed)")
-    return ChartSpec(title, WORLD_TICK, "agents", tuple(lines), hint=hint, marks=marks, bands=bands)
+    right = _second_axis(drawn)
+    banded = next((m for m, _ in drawn if any(a.band(m) is not None for a in arms)), None)
+    bands: tuple[Band, ...] = ()
+    if arms and banded is not None:
+        each = period if period > 1 and overlay.counts_events(banded) else 1
+        bands = forecast_bands(arms, points, banded, each, start)
+        bands = tuple(dataclasses.replace(b, right=banded in right) for b in bands)
+        title = f"{title} · forecast of {shown(banded, 24)}"
+    elif arms:
+        title = f"{title} · forecast not drawn: it has no measure the series observes"
+    placed = tuple(dataclasses.replace(ln, right=m in right) for m, group in drawn for ln in group)
+    left = [m for m, _ in drawn if m not in right]
+    return ChartSpec(
+        title,
+        _observed_xlabel(overlay),
+        _axis_label(left, overlay, named=bool(right)),
+        placed,
+        hint=hint,
+        marks=marks,
+        bands=bands,
+        ylabel2=_axis_label(sorted(right, key=[m for m, _ in drawn].index), overlay, named=True) if right else "",
+    )
+
+
+#: How far apart (a factor of their largest values) two observed measures' scales are when the second is drawn on
+#: a second y axis: weekly cases in tens beside agents ever reached in thousands would lie flat at 0 on one.
+SECOND_AXIS = 5.0
+
+
+def _second_axis(drawn: Sequence[tuple[str, Sequence[Line]]]) -> set[str]:
+    """The measures drawn on the second y axis: those whose largest value (live or observed) is more than
+    :data:`SECOND_AXIS` times above or below the first measure's."""
+
+    def top(lines: Sequence[Line]) -> float:
+        values = [float(np.nanmax(ln.y)) for ln in lines if ln.y.size and np.isfinite(ln.y).any()]
+        return max([v for v in values if v > 0], default=0.0)
+
+    first = top(drawn[0][1])
+    out = set()
+    for measure, lines in drawn[1:]:
+        scale = top(lines)
+        if first > 0 and scale > 0 and max(scale / first, first / scale) > SECOND_AXIS:
+            out.add(measure)
+    return out
+
+
+def _axis_label(measures: Sequence[str], overlay: ObservedOverlay, named: bool) -> str:
+    """A y axis's label: ``agents`` (after its measures' names where there are two axes), and where its measures
+    count events over the data's span, per what span (``agents per 1w``)."""
+    summed = overlay.period > 1 and any(overlay.counts_events(m) for m in measures)
+    names = ", ".join(shown(m, 16) for m in measures[:3]) + ": " if named else ""
+    return f"{names}agents" + (f" per {overlay.tick}" if summed else "")
+
+
+def _observed_xlabel(overlay: ObservedOverlay) -> str:
+    """The x axis beside an observed series: the world's tick, with how long it lasts and how the data's rows sit
+    on it where the data keep their own time (``tick (1d) · observed: a point per 1w, at its first tick``)."""
+    if overlay.world_tick is None:
+        return WORLD_TICK
+    if overlay.period == 1:
+        return f"{WORLD_TICK} ({overlay.world_tick}, a row of the data each)"
+    return f"{WORLD_TICK} ({overlay.world_tick}) · observed: a point per {overlay.tick}, at its first tick"
 
 
 #: The forecast arms' colours, in the order of the arms (the states' lines take plotext's own).
 ARM_COLORS = ("cyan+", "magenta+", "orange+", "green+", "blue+", "red+", "gray+", "white")
 
 
-def forecast_bands(arms: Sequence[Any], points: int, measure: str = "reached") -> tuple[Band, ...]:
+def forecast_bands(
+    arms: Sequence[Any], points: int, measure: str = "reached", period: int = 1, origin: int = 0
+) -> tuple[Band, ...]:
     """Each arm of a forecast (``tui.forecast.ArmView``: ``name``, world ``ticks``, ``band(measure)``: its 5 %,
     median and 95 % of ``measure``) as a :class:`Band` in its own colour, labelled with its name (downsampled to
-    ``points``); an arm without that measure is left out."""
+    ``points``); an arm without that measure is left out. With ``period`` above 1, each run's count summed over
+    periods of that many ticks from ``origin`` first (``ArmView.period_band``: the band of the sums, not the sum of
+    the bands), a point at each period's first tick."""
     out = []
     for i, arm in enumerate(arms):
-        band = arm.band(measure)
-        if not arm.ticks.size or band is None:
+        if period > 1:
+            summed = arm.period_band(measure, period, origin)
+            if summed is None:
+                continue
+            ticks, band = summed[0], summed[1:]
+        else:
+            band, ticks = arm.band(measure), arm.ticks
+        if not ticks.size or band is None:
             continue
-        x, (low, median, high) = downsample(arm.ticks, list(band), points)
+        x, (low, median, high) = downsample(ticks, list(band), points)
         out.append(Band(shown(arm.name, 20), x, low, median, high, ARM_COLORS[i % len(ARM_COLORS)]))
     return tuple(out)
 

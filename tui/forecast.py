@@ -25,8 +25,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
 from sim.errors import AgoraError
-from sim.live.forecasts import ArmForecast, ForecastJob, ForecastResult
+from sim.live.forecasts import ArmForecast, ForecastJob, ForecastResult, run_rows
 from sim.live.frontend import shown
+from sim.live.observed import is_tick_count, period_sums
 
 from .host import AppHost
 
@@ -55,12 +56,31 @@ class ArmView:
     #: Every measure's band (5 %, median, 95 % per tick, on ``ticks``): ``reached``, ``new``, each state's
     #: count... so that a chart beside an observed series draws the forecast of the measure it observes.
     measures: Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = dataclasses.field(default_factory=dict)
+    #: Each run's per-tick counts (``new``, ``new.STATE``, ``onsets``...: ``(runs, ticks)`` on ``ticks``), so that
+    #: a count over several ticks (a week of cases) has the band of its runs' sums.
+    rows: Mapping[str, np.ndarray] = dataclasses.field(default_factory=dict)
 
     def band(self, measure: str) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """The band of ``measure`` (5 %, median, 95 %), None where the forecast has none."""
         if measure == "reached":
             return self.q05, self.median, self.q95
         return self.measures.get(measure)
+
+    def period_band(
+        self, measure: str, period: int, origin: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+        """The band of a per-tick count summed over periods of ``period`` ticks from world tick ``origin``: each
+        run's sum over each whole period ahead of the branch, then their 5 %, median and 95 % (not the sum of the
+        per-tick quantiles, which is no quantile of the sums). Returns each period's first tick and the band; None
+        where the forecast has no runs of ``measure``."""
+        rows = self.rows.get(measure)
+        if rows is None or not rows.size:
+            return None
+        starts, sums = period_sums(self.ticks, rows, period, origin)
+        if not starts.size:
+            return starts, *(np.zeros(0),) * 3
+        low, median, high = np.quantile(sums, [0.05, 0.5, 0.95], axis=0)
+        return starts, low, median, high
 
 
 @dataclass(frozen=True, eq=False)
@@ -109,6 +129,8 @@ def arm_view(name: str, arm: ArmForecast, result: ForecastResult) -> ArmView:
         for name, b in ((n, _mapping(v)) for n, v in arm.series.items() if n != "tick")
         if len(b.get("median") or ()) == rounds.size  # type: ignore[arg-type]
     }
+    at, table = run_rows(arm.runs, int(result.round))
+    rows = {m: r for m, r in table.items() if is_tick_count(m) and len(at) == rounds.size}
     return ArmView(
         str(name),
         ticks,
@@ -119,6 +141,7 @@ def arm_view(name: str, arm: ArmForecast, result: ForecastResult) -> ArmView:
         (_number(lo), _number(hi)),
         arm.paired,
         measures,
+        rows,
     )
 
 

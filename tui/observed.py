@@ -71,8 +71,10 @@ class ObservedScreen(ModalScreen[str | None]):
                 Text(
                     f"{SYNTAX}\n"
                     "A column named after a measure (I, R, new, new.I, onsets, reached...) is drawn against it; "
-                    "COLUMN=MEASURE maps any other (cases=new). time= and tick= are agora fit's --time and --tick; "
-                    "rows a day apart are read a day a tick. The file's tick 0 is the session's start tick. "
+                    "COLUMN=MEASURE maps any other (cases=new). time= is agora fit's --time; tick= how long a tick of "
+                    "the world is taken to last (default: its own). Each row is drawn at the tick its time falls on "
+                    "(weekly cases on daily ticks: every 7th), beside the session's count over the same ticks. "
+                    "The file's tick 0 is the session's start tick. "
                     "enter: load · escape: cancel"
                 ),
                 id="observed-hint",
@@ -160,6 +162,9 @@ class Observing:
         self._views[key] = ObservedView(next(self._serial), key, overlay, text)
         span = f"{overlay.ticks.size:,} ticks" + (f" of {overlay.tick}" if overlay.tick else "")
         first = f", its tick 0 {overlay.first}" if overlay.first else ""
+        if overlay.world_tick is not None:
+            each = "a world tick" if overlay.period == 1 else f"{overlay.period:,} world ticks"
+            first += f", each {each} of {overlay.world_tick}"
         mapped = "".join(f"; column {c} as {m}" for c, m in overlay.mapped)
         self.app.notices.paths(
             f"observed {', '.join(overlay.measures)} ({span}{first}{mapped}) on the chart from session {session}'s "

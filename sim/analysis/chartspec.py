@@ -31,6 +31,8 @@ class Line:
     marker: str | None = None
     #: Points alone, not joined (an observed series: what was seen, not a curve between).
     points: bool = False
+    #: On the second y axis, at the right (:attr:`ChartSpec.ylabel2`): a measure of another scale.
+    right: bool = False
 
 
 @dataclass(frozen=True, eq=False)
@@ -44,13 +46,15 @@ class Band:
     median: np.ndarray
     high: np.ndarray
     color: str
+    #: On the second y axis (:attr:`Line.right`).
+    right: bool = False
 
     def lines(self) -> tuple[Line, ...]:
         """The band's edges and its median as lines (the upper edge and the median carry the legend)."""
         return (
-            Line(f"{self.label} 5-95%", self.x, self.high, self.color, "dot"),
-            Line("", self.x, self.low, self.color, "dot"),
-            Line(f"{self.label} median", self.x, self.median, self.color),
+            Line(f"{self.label} 5-95%", self.x, self.high, self.color, "dot", right=self.right),
+            Line("", self.x, self.low, self.color, "dot", right=self.right),
+            Line(f"{self.label} median", self.x, self.median, self.color, right=self.right),
         )
 
 
@@ -82,6 +86,9 @@ class ChartSpec:
     marks: tuple[Mark, ...] = ()
     #: Forecast bands drawn over the lines (each arm's, ahead of the present).
     bands: tuple[Band, ...] = ()
+    #: The second y axis's label (its lines and bands are those marked ``right``), from 0 and of whole numbers
+    #: as the first.
+    ylabel2: str = ""
 
 
 def _numbers(values: np.ndarray) -> list[float | None]:
@@ -94,14 +101,17 @@ def _numbers(values: np.ndarray) -> list[float | None]:
 
 def spec_data(spec: ChartSpec) -> dict[str, Any]:
     """The numbers behind ``spec``, JSON-ready: its title and axis labels, each line (label, x, y, points or
-    joined), each band (label, x, low 5 %, median, high 95 %) and each mark (x, label)."""
+    joined, on the second axis or not), each band (label, x, low 5 %, median, high 95 %, axis) and each mark
+    (x, label)."""
     return {
         "title": spec.title,
         "xlabel": spec.xlabel,
         "ylabel": spec.ylabel,
+        "ylabel2": spec.ylabel2,
         "bars": spec.bars,
         "lines": [
-            {"label": ln.label, "x": _numbers(ln.x), "y": _numbers(ln.y), "points": ln.points} for ln in spec.lines
+            {"label": ln.label, "x": _numbers(ln.x), "y": _numbers(ln.y), "points": ln.points, "right": ln.right}
+            for ln in spec.lines
         ],
         "bands": [
             {
@@ -110,6 +120,7 @@ def spec_data(spec: ChartSpec) -> dict[str, Any]:
                 "low": _numbers(b.low),
                 "median": _numbers(b.median),
                 "high": _numbers(b.high),
+                "right": b.right,
             }
             for b in spec.bands
         ],
@@ -137,7 +148,8 @@ def _colour(name: str | None) -> str | None:
 def plot_spec(spec: ChartSpec, output: str, fmt: str) -> None:
     """Draw ``spec`` into ``output`` as ``fmt`` (``png`` or ``svg``): its lines (observed points as markers),
     each band as a shaded 5-95 % area with its median dashed, each mark as a labelled vertical line, its title and
-    axis labels, the y axis from 0 where the spec says so. A histogram (``bars``) as bars over its bins."""
+    axis labels, the y axis from 0 where the spec says so; lines and bands marked ``right`` on a second y axis. A
+    histogram (``bars``) as bars over its bins."""
     import matplotlib  # noqa: PLC0415 - heavy (~1 s to import), needed only for figures
     from matplotlib.figure import Figure  # noqa: PLC0415 - heavy (~1 s to import), needed only for figures
     from matplotlib.ticker import MaxNLocator  # noqa: PLC0415 - heavy (~1 s to import), needed only for figures
@@ -145,20 +157,23 @@ def plot_spec(spec: ChartSpec, output: str, fmt: str) -> None:
     with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "agora"}):
         fig = Figure(figsize=(9, 5.5), dpi=150, layout="constrained")
         ax = fig.add_subplot()
+        right = ax.twinx() if any(ln.right for ln in spec.lines) or any(b.right for b in spec.bands) else None
         for ln in spec.lines:
+            on = right if ln.right and right is not None else ax
             label = literal_label(ln.label) if ln.label else None
             colour = _colour(ln.color)
             if spec.bars:
                 width = float(np.diff(spec.edges).min()) if spec.edges is not None and spec.edges.size > 1 else 1.0
-                ax.bar(ln.x, ln.y, width=0.9 * width, label=label, color=colour)
+                on.bar(ln.x, ln.y, width=0.9 * width, label=label, color=colour)
             elif ln.points:
-                ax.plot(ln.x, ln.y, linestyle="none", marker="x", label=label, color=colour)
+                on.plot(ln.x, ln.y, linestyle="none", marker="x", label=label, color=colour)
             else:
-                ax.plot(ln.x, ln.y, linewidth=1.6, label=label, color=colour)
+                on.plot(ln.x, ln.y, linewidth=1.6, label=label, color=colour)
         for band in spec.bands:
+            on = right if band.right and right is not None else ax
             colour = _colour(band.color)
-            ax.fill_between(band.x, band.low, band.high, alpha=0.2, linewidth=0, color=colour)
-            ax.plot(band.x, band.median, linestyle="--", color=colour, label=literal_label(f"{band.label} median"))
+            on.fill_between(band.x, band.low, band.high, alpha=0.2, linewidth=0, color=colour)
+            on.plot(band.x, band.median, linestyle="--", color=colour, label=literal_label(f"{band.label} median"))
         for mark in spec.marks:
             ax.axvline(mark.x, color="tab:red", linewidth=0.8)
             ax.annotate(
@@ -175,13 +190,18 @@ def plot_spec(spec: ChartSpec, output: str, fmt: str) -> None:
         ax.set_title(literal_label(title))
         ax.set_xlabel(literal_label(spec.xlabel))
         ax.set_ylabel(literal_label(spec.ylabel))
-        if spec.from_zero:
-            ax.set_ylim(bottom=0)
+        axes = (ax,) if right is None else (ax, right)
+        if right is not None:
+            right.set_ylabel(literal_label(spec.ylabel2))
+        for on in axes:
+            if spec.from_zero:
+                on.set_ylim(bottom=0)
+            if spec.integer:
+                on.yaxis.set_major_locator(MaxNLocator(integer=True))
         if not spec.bars:
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        if spec.integer:
-            ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(True, alpha=0.3, linewidth=0.6)
-        if any(ln.label for ln in spec.lines) or spec.bands:
-            ax.legend(fontsize=8)
+        handles = [h for on in axes for h in on.get_legend_handles_labels()[0]]
+        if handles:
+            ax.legend(handles=handles, fontsize=8)
         fig.savefig(output, format=fmt)

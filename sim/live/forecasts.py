@@ -46,7 +46,7 @@ from sim.errors import AgoraError, BadParameterError, RuleError
 from sim.live.policy import Host, NotFoundError, StateError
 from sim.model.registry import Registry
 from sim.model.seeds import SERVED
-from sim.runs.forecast import ArmForecast, CheckedForecast, ForecastResult, check_forecast, run_forecast
+from sim.runs.forecast import ArmForecast, CheckedForecast, ForecastResult, check_forecast, run_forecast, run_rows
 
 #: Finished jobs kept (the oldest are forgotten first; running ones never).
 KEEP_FINISHED = 32
@@ -414,4 +414,5 @@ __all__ = [
     "NoRunningSessionError",
     "TooManyForecastsError",
     "foreground_workers",
+    "run_rows",
 ]

@@ -6,11 +6,18 @@ What a person types is one line (:func:`observed_request`)::
 
     PATH [time=COLUMN] [tick=DURATION] [COLUMN=MEASURE ...]
 
-``time=`` and ``tick=`` are ``agora fit``'s ``--time`` and ``--tick`` (a table recorded in its own time: its time
-column, how long one tick lasts); every other ``COLUMN=MEASURE`` is an ``--observe`` pair (``cases=new``,
-``cases=onsets``). A path with spaces is quoted (``"my data.csv"``), or typed alone. Without ``tick=``, a table
-whose rows are days (or longer) apart is read one day a tick: the world's minutes per tick, ``agora fit``'s default,
-would refuse it.
+``time=`` is ``agora fit``'s ``--time`` (the time column of a table recorded in its own time); ``tick=`` is how long
+one tick of the world is taken to last (default: the world's minutes per tick; ``tick=1d`` reads a world of
+10-minute ticks a day a tick, as ``agora fit --tick 1d`` fits it); every other ``COLUMN=MEASURE`` is an
+``--observe`` pair (``cases=new``, ``cases=onsets``). A path with spaces is quoted (``"my data.csv"``), or typed
+alone.
+
+**Time as the data count it** (issue 77). A table recorded in its own time is read in its rows' own span (weekly
+totals as weeks, daily counts as days; rows shorter than the world's tick summed into it), and each row is drawn
+at the world tick its time falls on: the series' row ``t`` spans :attr:`ObservedOverlay.period` world ticks from
+``start + t * period``. Weekly counts on a world of daily ticks are a point every 7 ticks, compared with the
+session's count summed over the same 7 ticks, never with one tick's. Rows whose span is not a whole number of the
+world's ticks are refused (one sentence: give ``tick=``).
 
 Which column is drawn against which measure: its name when it is one of the session's measures (a state ``I``,
 ``reached``, ``new``, ``new.I``, ``onsets``, ``removals``...), or the measure ``COLUMN=MEASURE`` maps it to. A
@@ -34,8 +41,9 @@ import numpy as np
 
 from sim.core.world import World
 from sim.errors import BadFileError, BadParameterError
+from sim.model.series import is_tick_count, period_sums
 from sim.store.observed import read_observed
-from sim.store.timeline import parse_duration
+from sim.store.timeticks import format_duration, parse_duration
 
 #: What one line asks for, as the errors and the UI's prompt say it.
 SYNTAX = "PATH [time=COLUMN] [tick=DURATION] [COLUMN=MEASURE ...]"
@@ -43,8 +51,6 @@ SYNTAX = "PATH [time=COLUMN] [tick=DURATION] [COLUMN=MEASURE ...]"
 _MEASURE = re.compile(r"[A-Za-z_][A-Za-z0-9_.@-]{0,63}\Z")
 #: Column names an error may show (Agora's own; any other header text is shown by its place).
 _KNOWN = frozenset(("cases", "depth", "breadth", "size", "run", "id"))
-#: The tick a table of days is read at when none is given.
-DAILY = "1d"
 
 
 @dataclass(frozen=True)
@@ -119,6 +125,10 @@ class ObservedOverlay:
             ticks are the world's).
         first: the name of its tick 0 in the file's own time (``1861-10-30``, ``day 0``), or None.
         mapped: ``(column, measure)`` pairs as the request gave them.
+        period: the world ticks one of its ticks spans (1 for a file in the world's ticks; 7 for weekly counts
+            on a world of daily ticks, 1,008 on one of 10-minute ticks).
+        world_tick: how long a tick of the world is taken to last (its minutes per tick, or the request's
+            ``tick=``) for a table read in its own time, else None.
     """
 
     path: str
@@ -127,10 +137,21 @@ class ObservedOverlay:
     tick: str | None = None
     first: str | None = None
     mapped: tuple[tuple[str, str], ...] = ()
+    period: int = 1
+    world_tick: str | None = None
 
     @property
     def measures(self) -> tuple[str, ...]:
         return tuple(self.columns)
+
+    def at(self, start: int) -> np.ndarray:
+        """The world tick each of its ticks is drawn at, its tick 0 at world tick ``start``."""
+        return int(start) + self.ticks * int(self.period)
+
+    def counts_events(self, measure: str) -> bool:
+        """Whether ``measure`` counts events over each of its ticks (``new``, ``onsets``...: a row's count is the sum
+        of the world ticks it spans), not a level (agents in ``I`` at the row's time)."""
+        return is_tick_count(measure)
 
 
 def _unmatched(path: str, names: Sequence[str], measures: Sequence[str], request: ObservedRequest) -> None:
@@ -158,32 +179,42 @@ def read_overlay(
     """Read ``request``'s file as ``agora fit`` does (with ``world``: its agents bound the counts, its ids name
     adoption times' agents; ``states``: the session's model's, counts of agents too) and check each column
     against ``measures``, the session's (None: not known yet, a session that has not started: not checked; blocking:
-    call it in a worker thread). The file's ticks are kept: its
-    tick ``t`` is drawn ``t`` ticks after the session's start.
+    call it in a worker thread). A table recorded in its own time is read in its rows' span, each of its ticks spanning
+    :attr:`ObservedOverlay.period` world ticks (see the module docstring); a file in the world's ticks keeps them.
 
     Raises:
         BadFileError: the file is missing, unreadable or malformed (every reason ``read_observed`` gives), or
             holds cascades, not a series over time.
-        BadParameterError: what ``read_observed`` raises for the request (a bad ``time``, ``tick``, ``observe``),
-            or a column that is no measure of the session.
+        BadParameterError: what ``read_observed`` raises for the request (a bad ``time``, ``observe``), a
+            ``tick`` that is no duration, rows that span no whole number of the world's ticks, or a column that is
+            no measure of the session.
     """
     states = tuple(states)
-    kw: dict[str, Any] = {"time": request.time, "tick": request.tick, "observe": request.observe}
-    try:
-        observed = read_observed(request.path, world, states, **kw)
-    except BadParameterError as exc:
-        # Rows a day apart and the world's minutes per tick: read one day a tick, as a person watching means.
-        if request.tick is not None or "tick" not in exc.fields:
-            raise
-        observed = read_observed(request.path, world, states, **{**kw, "tick": DAILY})
-        kw["tick"] = DAILY
+    minutes = 10 if world is None else int(world.config.get("minutes_per_tick", 10))
+    world_seconds = parse_duration(request.tick) if request.tick is not None else max(1, minutes) * 60
+    kw: dict[str, Any] = {"time": request.time, "observe": request.observe}
+    observed = read_observed(request.path, world, states, **kw)  # in its rows' own span
+    recorded = getattr(observed, "recorded", None)
+    span = parse_duration(str(recorded["tick"])) if recorded is not None else world_seconds
+    if span < world_seconds:  # rows shorter than the world's tick: summed into it
+        observed = read_observed(request.path, world, states, tick=format_duration(world_seconds), **kw)
+        recorded = getattr(observed, "recorded", None)
+        span = world_seconds
+    if span % world_seconds:
+        whose = "as tick= gives it" if request.tick is not None else "the world's minutes per tick"
+        raise BadParameterError(
+            f"observation file {request.path}: each row counts {format_duration(span)}, not a whole number of the "
+            f"world's ticks of {format_duration(world_seconds)} ({whose}): give tick=DURATION, how long a tick of "
+            "the world is taken to last, such as tick=1d",
+            fields="tick",
+        )
     curve = observed.curve()
     if curve is None:
         raise BadFileError(
             f"observation file {request.path} holds {observed.kind} (their sizes), not a series over time: give a "
             "series (tick,MEASURE,...), adoption times (id,tick) or a table of counts over time"
         )
-    columns, ticks, recorded = curve
+    columns, ticks, _ = curve
     if not ticks.size:
         raise BadFileError(f"observation file {request.path} has no observation: give at least one row")
     if measures is not None:
@@ -195,7 +226,17 @@ def read_overlay(
         tick=str(recorded["tick"]) if recorded is not None else None,  # as read: the rows' own span by default
         first=str(recorded["first"]) if recorded is not None else None,
         mapped=request.observe,
+        period=span // world_seconds if recorded is not None else 1,
+        world_tick=format_duration(world_seconds) if recorded is not None else None,
     )
 
 
-__all__ = ["SYNTAX", "ObservedOverlay", "ObservedRequest", "observed_request", "read_overlay"]
+__all__ = [
+    "SYNTAX",
+    "ObservedOverlay",
+    "ObservedRequest",
+    "is_tick_count",
+    "observed_request",
+    "period_sums",
+    "read_overlay",
+]

@@ -356,3 +356,34 @@ def counts_line(counted: dict[str, list[str]]) -> str:
         parts.append(f"removals = entries into {_either(counted[REMOVALS])}")
     parts += [f"{k} = entries into {_either(v)}" for k, v in counted.items() if k.startswith(ENTRIES)]
     return "; ".join(parts) + "; new.STATE for each state"
+
+
+def period_sums(ticks: np.ndarray, values: np.ndarray, period: int, origin: int) -> tuple[np.ndarray, np.ndarray]:
+    """A per-tick count summed over periods of ``period`` ticks from ``origin`` (period ``k``: ticks ``origin +
+    k * period`` to ``origin + (k + 1) * period - 1``), as a table of weekly cases counts a week of daily ones.
+
+    ``values`` holds one value per tick of ``ticks`` (increasing world ticks; ``(runs, ticks)`` for several runs at
+    once). Only whole periods are kept: a period with a tick missing from ``ticks`` (before the first, after the
+    last, or a gap) or a missing value (NaN) is left out rather than drawn short. Returns each kept period's first
+    tick and its sums (``(runs, periods)`` for several runs).
+    """
+    t = np.asarray(ticks, dtype=np.int64)
+    v = np.asarray(values, dtype=np.float64)
+    several = v.ndim == 2
+    v2 = v if several else v[None, :]
+    if period < 1:
+        raise ValueError(f"period is {period}: give 1 or more ticks")
+    ahead = t >= origin
+    k = (t[ahead] - origin) // period
+    if not k.size:
+        empty = np.zeros((v2.shape[0], 0))
+        return np.zeros(0, dtype=np.int64), empty if several else empty[0]
+    n = int(k.max()) + 1
+    filled = np.bincount(k, minlength=n)
+    sums = np.zeros((v2.shape[0], n))
+    np.add.at(sums.T, k, v2[:, ahead].T)  # each tick's values into its period's column
+    whole = filled == period  # every tick of the period there (ticks are distinct)
+    whole &= np.isfinite(sums).all(axis=0)
+    starts = origin + np.flatnonzero(whole) * period
+    kept = sums[:, whole]
+    return starts.astype(np.int64), kept if several else kept[0]

@@ -309,28 +309,38 @@ def _quantiles(values: list[float]) -> dict[str, object]:
     return {"median": med, "mean": float(a.mean()), "ci90": [lo, hi]}
 
 
-def _band(runs: list[RunEntry], first_tick: int) -> dict[str, object]:
-    """The per-tick band of each series ahead of ``first_tick`` (the session's round at the branch): 5, 50 and
-    95 % quantiles over the runs, a run that ended keeping its last value (0 for the per-tick counts: ``new``,
-    ``new.STATE``, ``onsets``, ``removals``)."""
+def run_rows(runs: list[RunEntry], first_tick: int) -> tuple[list[int], dict[str, np.ndarray]]:
+    """Each series of the runs that did not fail, as a ``(runs, ticks)`` table on the ticks from ``first_tick``
+    (the session's round at the branch) to the last any run reached: a run that ended keeps its last value, 0 for
+    the per-tick counts (``new``, ``new.STATE``, ``onsets``, ``removals``). No run with a series: no tick."""
     ok = [r for r in runs if r.get("status") != "failed" and r.get("series")]
     if not ok:
-        return {"tick": []}
+        return [], {}
     cols = [c for c in ok[0]["series"] if c not in ("tick",)]
     last = max(int(r["series"]["tick"][-1] or 0) for r in ok)
     ticks = list(range(first_tick, last + 1))
-    out: dict[str, object] = {"tick": ticks}
+    at_ticks = np.asarray(ticks)
+    out: dict[str, np.ndarray] = {}
     for c in cols:
         rows = []
         for r in ok:
             vals = np.asarray(r["series"][c], dtype=np.float64)
             t0 = int(r["series"]["tick"][0] or 0)
-            at = np.clip(np.asarray(ticks) - t0, 0, vals.size - 1)
-            row = vals[at]
+            row = vals[np.clip(at_ticks - t0, 0, vals.size - 1)]
             if is_tick_count(c):
-                row = np.where(np.asarray(ticks) - t0 < vals.size, row, 0.0)
+                row = np.where(at_ticks - t0 < vals.size, row, 0.0)
             rows.append(row)
-        q = np.quantile(np.vstack(rows), [0.05, 0.5, 0.95], axis=0)
+        out[c] = np.vstack(rows)
+    return ticks, out
+
+
+def _band(runs: list[RunEntry], first_tick: int) -> dict[str, object]:
+    """The per-tick band of each series ahead of ``first_tick`` (the session's round at the branch): 5, 50 and
+    95 % quantiles over the runs' rows (:func:`run_rows`)."""
+    ticks, table = run_rows(runs, first_tick)
+    out: dict[str, object] = {"tick": ticks}
+    for c, rows in table.items():
+        q = np.quantile(rows, [0.05, 0.5, 0.95], axis=0)
         # A tick no run knows (entries stored by an older Agora: null in the series) stays null.
         cells = [[None if not math.isfinite(x) else x for x in row] for row in q.tolist()]
         out[c] = {"q05": cells[0], "median": cells[1], "q95": cells[2]}

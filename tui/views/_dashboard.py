@@ -342,16 +342,7 @@ class DashboardView(View):
             # The forecast's arms, each its band and median ahead of the tick it branched at: of reach, or beside
             # an observed series of the measure it observes (like with like: new cases against new cases).
             if overlay is not None:
-                measure = next((m for m in overlay.columns if any(a.band(m) is not None for a in arms)), None)
-                bands = forecast_bands(arms, points, measure) if measure is not None else ()
-                shown_title = title
-                if arms and measure is not None:
-                    shown_title = f"{title} · forecast of {shown(measure, 24)}"
-                elif arms:
-                    shown_title = f"{title} · forecast not drawn: it has no measure the series observes"
-                return observed_spec(
-                    shown_title, session, overlay, live_values, start, points, hint=hint, marks=marks, bands=bands
-                )
+                return observed_spec(title, session, overlay, live_values, start, points, hint, marks, arms)
             bands = forecast_bands(arms, points)
             return session_spec(
                 title, session.state_names, session.ticks, session.counts, points, hint=hint, marks=marks, bands=bands
