@@ -77,3 +77,32 @@ def test_info_names_the_isolated_children_as_the_table_says(tmp_path):
     assert made.returncode == 0, made.stderr
     out = agora(tmp_path, "info", "h.db")
     assert f"isolated     ids {', '.join(map(str, alone))}\n" in out.stdout
+
+
+def test_a_world_of_people_ticks_in_days_unless_told(tmp_path):
+    """The first user's third snag: a world made from a table of people ticked in 10 minutes, so an epidemic's
+    header read "day 2 07:40" after 142 ticks. Now its ticks are days (its header the day alone, agora info says
+    so); --minutes-per-tick still says otherwise, and a synthetic world keeps its 10 minutes."""
+    from sim.live.views import HeaderFigures, LLMStatus
+    from tui.widgets import StatusHeader
+
+    base = ["--people", str(HAGELLOCH), "--id", "PN", "--group", "HN:household", "--json"]
+    assert agora(tmp_path, "new", "days.db", *base).returncode == 0
+    assert agora(tmp_path, "new", "mins.db", *base, "--minutes-per-tick", "10").returncode == 0
+    assert agora(tmp_path, "new", "synth.db", "--agents", "50", "--avg-degree", "4").returncode == 0
+    minutes = {
+        name: json.loads(agora(tmp_path, "info", f"{name}.db", "--json").stdout)["minutes_per_tick"]
+        for name in ("days", "mins", "synth")
+    }
+    assert minutes == {"days": 1440, "mins": 10, "synth": 10}
+    assert "tick         0 (ticks of 1d)" in agora(tmp_path, "info", "days.db").stdout
+
+    class Snap:  # the header's figures of a world at tick 142
+        name, tick, state, running, db_backpressure, agents, edges = "h", 142, "paused", False, False, 188, 658
+
+    def header(minutes_per_tick: int) -> str:
+        figures = HeaderFigures(Snap(), minutes_per_tick, 8, LLMStatus("offline"))  # type: ignore[arg-type]
+        return StatusHeader.line(figures, busy=None, pace=1.0, rate="").plain
+
+    assert "tick 142  day 143  PAUSED" in header(1440)
+    assert "tick 142  day 2 07:40  PAUSED" in header(10)

@@ -144,7 +144,9 @@ class StatusHeader(Static):
             state += f" · {busy}"
         t = Text()
         t.append_text(literal(snap.name, 30))
-        t.append(f"  tick {snap.tick:,}  day {day + 1} {rem // 60:02d}:{rem % 60:02d}  ")
+        # A world of whole-day ticks (a table of people's) has no hour to show: its clock is the day.
+        clock = "" if figures.minutes_per_tick % (24 * 60) == 0 else f" {rem // 60:02d}:{rem % 60:02d}"
+        t.append(f"  tick {snap.tick:,}  day {day + 1:,}{clock}  ")
         t.append(state.upper(), style="bold green" if snap.running else "bold yellow")
         if snap.db_backpressure:
             # The world file's writer is behind: the loop waits for it rather than queueing more rows.

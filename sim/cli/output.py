@@ -13,6 +13,7 @@ from typing import Any
 
 from sim.core.safe import shown
 from sim.core.spelling import spelled
+from sim.store.timeticks import format_duration
 
 
 def emit(args: argparse.Namespace, data: Mapping[str, object], text: str | Callable[[], str]) -> None:
@@ -71,6 +72,13 @@ def attributes_text(attributes: list[dict[str, Any]]) -> str:
     return f"{len(attributes):,}: " + ", ".join(f"{shown_line(str(x['name']))} ({x['kind']})" for x in attributes)
 
 
+def _tick_length(minutes: object) -> str:
+    """`` (ticks of 1d)``: how long a tick lasts, as ``agora info`` says it after the tick."""
+    if not isinstance(minutes, int) or isinstance(minutes, bool) or minutes < 1:
+        return ""
+    return f" (ticks of {format_duration(minutes * 60)})"
+
+
 def describe(info: dict[str, Any]) -> str:
     """The text of a world file's description (``agora info``)."""
     lines = [
@@ -80,7 +88,7 @@ def describe(info: dict[str, Any]) -> str:
         f"communities  {communities_text(info)}",
         *([f"layers       {layers_text(info['layers'])}"] if info.get("layers") else []),
         *([f"attributes   {attributes_text(info['attributes'])}"] if info.get("attributes") else []),
-        f"tick         {info.get('tick', 0)}",
+        f"tick         {info.get('tick', 0)}" + _tick_length(info.get("minutes_per_tick")),
         f"seed         {info.get('seed')}",
         f"size         {fmt_size(info['size_bytes'])}" + ("  (encrypted)" if info.get("encrypted") else ""),
     ]

@@ -49,7 +49,7 @@ def built_world(request: NewWorld, label: str, progress: Callable[[str, float], 
     else:
         assert request.agents is not None
         world = synthetic_world(label, request.agents, **request.shape, seed=request.seed, progress=progress)
-    world.config["minutes_per_tick"] = request.minutes_per_tick
+    world.config["minutes_per_tick"] = request.tick_minutes
     if request.social:
         from sim.model.registry import plugin_registry  # noqa: PLC0415 - the plugins and the living network
         from sim.social.dynamics import Social  # noqa: PLC0415 - load only for a world that has one (0.1 s)

@@ -598,6 +598,8 @@ def world_info(path: str) -> dict[str, Any]:
         # Agents in no community (no links) at the last detection; None when not recorded.
         "isolated": ((((meta.get("config") or {}).get("analysis") or {}).get("communities") or {}).get("isolated")),
         "tick": meta.get("tick"),
+        # A tick's simulated minutes (1,440: a day, a world of people's default; 10 otherwise).
+        "minutes_per_tick": (meta.get("config") or {}).get("minutes_per_tick", 10),
         "seed": meta.get("seed"),
         "size_bytes": size,
         "encrypted": worldkey.is_encrypted(path),

@@ -63,12 +63,13 @@ def new_flags(new: Any) -> None:
         help="with --edges: keep lines as given (u v means v follows u) instead of both directions",
     )
     new.add_argument("--seed", type=integer, default=0, help="seed for everything random (default 0)")
-    number_flag(
-        new,
+    new.add_argument(
         "--minutes-per-tick",
-        "M",
-        10,
-        "simulated minutes per tick; agents are online by their hourly activity profile",
+        type=positive_int,
+        default=None,
+        metavar="M",
+        help="simulated minutes per tick; agents are online by their hourly activity profile (default 10; 1,440, a "
+        "day, for a world of --people, whose epidemics and data count days)",
     )
     new.add_argument("--name", help="display name of the world (default: the file name)")
     new.add_argument(

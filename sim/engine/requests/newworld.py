@@ -35,6 +35,12 @@ def _same(name: str) -> str:
     return name
 
 
+#: A tick's minutes in a world made from a table of people (a day: the unit of its contacts' epidemics, of
+#: line lists and incidence curves), and in any other (10 minutes: a social network's hourly activity).
+PEOPLE_MINUTES = 24 * 60
+DEFAULT_MINUTES = 10
+
+
 @dataclass(frozen=True)
 class NewWorld:
     """A new world's source and options (every one optional but the source).
@@ -47,7 +53,8 @@ class NewWorld:
             list's lines kept as given. id: the people's id column (default ``id``). groups, skip, near: a
             table of people's contact layers (``COLUMN[:LAYER][:max=K]``, values of a group column that link
             nobody, ``X,Y:R[:LAYER]``). seed: everything random. name: the world's name (default: the file's).
-            minutes_per_tick: a tick's length. reserve: the share of agents created but not joined yet.
+            minutes_per_tick: a tick's length (None: :data:`PEOPLE_MINUTES`, a day, for a world of people, whose
+            contacts and epidemics are counted in days; :data:`DEFAULT_MINUTES` otherwise). reserve: the share of agents created but not joined yet.
             social: the living-network settings. force: overwrite the file. encrypt: write it encrypted.
     """
 
@@ -65,7 +72,7 @@ class NewWorld:
     near: tuple[str, ...] = ()
     seed: int = 0
     name: str | None = None
-    minutes_per_tick: int = 10
+    minutes_per_tick: int | None = None
     reserve: float = 0.0
     social: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))
     force: bool = False
@@ -92,6 +99,13 @@ class NewWorld:
         "force",
         "encrypt",
     )
+
+    @property
+    def tick_minutes(self) -> int:
+        """A tick's length in minutes: as given, else a day for a world of people, else 10 minutes."""
+        if self.minutes_per_tick is not None:
+            return self.minutes_per_tick
+        return PEOPLE_MINUTES if self.source == "people" else DEFAULT_MINUTES
 
     @property
     def source(self) -> str:
@@ -175,7 +189,9 @@ class NewWorld:
             near=_texts(values.get("near")),
             seed=int(values.get("seed", 0)),  # type: ignore[call-overload]
             name=values.get("name"),  # type: ignore[arg-type]
-            minutes_per_tick=_whole(values.get("minutes_per_tick", 10), "minutes_per_tick", 1, s),
+            minutes_per_tick=None
+            if values.get("minutes_per_tick") is None
+            else _whole(values["minutes_per_tick"], "minutes_per_tick", 1, s),
             reserve=_number(values.get("reserve", 0.0), "reserve", 1.0, s) or 0.0,
             social=MappingProxyType(dict(values.get("social") or {})),  # type: ignore[call-overload]
             force=bool(values.get("force", False)),
