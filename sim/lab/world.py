@@ -611,8 +611,8 @@ def new_world(path: str | os.PathLike[str], **options: Unpack[NewWorldOptions]) 
             default), ``sbm``, ``ba`` or ``er``; avg_degree (default 10); communities and mixing shape the first
             two (mixing defaults to 0.2); seed: seed for everything random (default 0); name: default the file
             name; minutes_per_tick (default 10; 1,440, a day, for a world of people); social: the world's
-            living-network settings; force: overwrite an existing file; encrypt: write it encrypted with the world key (:func:`sim.use_key`,
-            ``AGORA_WORLD_KEY``; the crypto extra).
+            living-network settings; force: overwrite an existing file; encrypt: write it encrypted with the
+            world key (:func:`sim.use_key`, ``AGORA_WORLD_KEY``; the crypto extra).
             A world of people: people, a pandas DataFrame or the path of a CSV, CSV.gz or Parquet table, one row
             per person (every column but the ids becomes an attribute: numbers, and categories of the other
             columns' texts); id, the column of their ids (default ``"id"``); groups, contact layers as

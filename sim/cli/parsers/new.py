@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sim.cli.args import fraction, input_file, integer, non_negative_float, positive_int, repeatable, social_arguments
-from sim.cli.parsers.options import force_flag, json_flag, number_flag, world_argument
+from sim.cli.parsers.options import force_flag, json_flag, world_argument
 
 
 def new_flags(new: Any) -> None:

@@ -54,7 +54,8 @@ class NewWorld:
             table of people's contact layers (``COLUMN[:LAYER][:max=K]``, values of a group column that link
             nobody, ``X,Y:R[:LAYER]``). seed: everything random. name: the world's name (default: the file's).
             minutes_per_tick: a tick's length (None: :data:`PEOPLE_MINUTES`, a day, for a world of people, whose
-            contacts and epidemics are counted in days; :data:`DEFAULT_MINUTES` otherwise). reserve: the share of agents created but not joined yet.
+            contacts and epidemics are counted in days; :data:`DEFAULT_MINUTES` otherwise). reserve: the share
+            of agents created but not joined yet.
             social: the living-network settings. force: overwrite the file. encrypt: write it encrypted.
     """
 
