@@ -13,7 +13,6 @@ from typing import Any
 
 from sim.core.safe import shown
 from sim.core.spelling import spelled
-from sim.store.timeticks import format_duration
 
 
 def emit(args: argparse.Namespace, data: Mapping[str, object], text: str | Callable[[], str]) -> None:
@@ -76,7 +75,11 @@ def _tick_length(minutes: object) -> str:
     """`` (ticks of 1d)``: how long a tick lasts, as ``agora info`` says it after the tick."""
     if not isinstance(minutes, int) or isinstance(minutes, bool) or minutes < 1:
         return ""
-    return f" (ticks of {format_duration(minutes * 60)})"
+    # The largest unit that holds it whole, as sim.store.timeticks.format_duration says it (not imported: numpy).
+    for unit, size in (("w", 7 * 1440), ("d", 1440), ("h", 60)):
+        if minutes % size == 0:
+            return f" (ticks of {minutes // size}{unit})"
+    return f" (ticks of {minutes}min)"
 
 
 def describe(info: dict[str, Any]) -> str:

@@ -199,6 +199,7 @@ def ensemble_request(
         "workers": args.workers,
         "kernel": args.kernel or "auto",
         "trees": bool(args.cascades),
+        "by": args.by or None,
         "ticks_per_second": args.ticks_per_second or None,
         "plugin_budget": args.plugin_budget,
         "checkpoint_every": 50 if args.checkpoint_every is None else args.checkpoint_every,

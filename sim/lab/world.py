@@ -182,6 +182,9 @@ class WorldFile:
                 world names a server); llm_wait: seconds answers in flight get at the end of a run.
             ticks_per_second: pace the ticks (the runs then go one at a time, in this process).
             trees: keep every run's adoption forest (:attr:`EnsembleResult.cascades`, ``--cascades``).
+            by: also count new infections per tick by group, each run's series ``new@GROUP`` summing to ``new``
+                (``--by``; :mod:`sim.analysis.bygroup`): ``"layer"``, a category ``"SEX"`` or bands of a number
+                ``"AGE:0,5,15,65"``, or a list of them.
             intervene: interventions ``[TICK:]ACTION`` (``--intervene``; TICK counted from the injection,
                 without it 0: the injection's tick): ``block:METHOD:K``, ``counter:MODEL:SEEDS[:TEXT]``,
                 ``remove-edges:FRACTION[:random|between]``.

@@ -52,6 +52,7 @@ from typing import Any
 
 import numpy as np
 
+from sim.model.groupby import PREFIX as BY_GROUP
 from sim.model.imports import IMPORTED
 
 #: The measures every series has beside its states.
@@ -75,7 +76,7 @@ def entries_name(state: str) -> str:
 def is_tick_count(measure: str) -> bool:
     """Whether ``measure`` counts what happened in each tick (``new``, ``new.STATE``, ``onsets``, ``removals``,
     ``imported``): 0 after a run ended, where every other measure keeps its last value."""
-    return measure in (NEW, ONSETS, REMOVALS, IMPORTED) or measure.startswith(ENTRIES)
+    return measure in (NEW, ONSETS, REMOVALS, IMPORTED) or measure.startswith((ENTRIES, BY_GROUP))
 
 
 def count_measures(states: tuple[str, ...], removals: bool = True, observables: Iterable[str] = ()) -> list[str]:

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from sim.analysis.bygroup import By, groups_of, session_new_by
 from sim.core.cascade import Forest, cascade_stats
 from sim.core.stats import mean_ci95
 from sim.core.tracebacks import one_line, plugin_location, plugin_traceback
@@ -77,6 +78,7 @@ def run_entry(
     ensemble: bool = False,
     tree: bool = False,
     persisted: bool = False,
+    by: tuple[By, ...] = (),
 ) -> RunEntry:
     """One run as ``agora run --json`` reports it: every room that steps a world under a request (an ensemble's
     runs, a forecast's branches) reports its run through this one door, so that the fields agree.
@@ -150,6 +152,11 @@ def run_entry(
         out["immune"] = s.immune
         if counters and out["series"].get("tick"):
             out["series"].update(_counter_series(s, counters, len(out["series"]["tick"])))
+    rounds = list(out["series"].get("tick") or [])
+    if by and rounds and s.started_tick is not None:
+        for b in by:  # new infections a tick by group, on the series' ticks (rounds from the session's start)
+            counts = session_new_by(sim.world, s, b, int(s.started_tick) + int(rounds[0] or 0), len(rounds))
+            out["series"].update({k: v.tolist() for k, v in counts.items()})
     out["series_columns"] = SeriesColumns.of(out["series"], s.state_names).to_dict()
     if tree:
         forest = None if failed else s.forest()
@@ -339,6 +346,8 @@ async def _run_ensemble(
         out.source = source
         return out
 
+    for by in request.by:  # a column the world lacks is refused before any run
+        groups_of(world, by)
     if runs is not None and monitor is None and not request.ticks_per_second and run_config.mode != "online":
         assert message is not None  # Ensemble.parse: runs repeat an injected message
         ensemble = EnsembleRuns(world, registry, request, message, run_config)
@@ -540,6 +549,7 @@ class _Watched:
             ensemble=request.runs is not None,
             tree=request.trees,
             persisted=self.persisted,
+            by=request.by,
         )
         summary["seed"] = (self.message.seed if self.message is not None else 0) + r
         if until_done and not sim.idle and summary.get("status") != "failed":
@@ -742,6 +752,10 @@ class EnsembleRuns:
         sim.plugins.close()
         if kernel == "engine":
             self.reason = "--kernel engine"
+        elif self.request.by:
+            self.reason = "series by group (by) are counted on the engine"
+            if kernel == "batched":
+                raise BadParameterError(f"kernel batched cannot run this ensemble: {self.reason}; use kernel auto")
         else:
             self.reason = batched.why_not(
                 sim.world, sim, s, self.registry.model(s.model_name), self.trees, _interventions(self.request)
@@ -832,7 +846,15 @@ class EnsembleRuns:
         stats = LlmCounts(sim.llm.stats())
         stats["posts"] = len(w.posts) - posts_before
         summary = run_entry(
-            sim, s.id, done, time.perf_counter() - t0, totals, until_done=until_done, ensemble=True, tree=self.trees
+            sim,
+            s.id,
+            done,
+            time.perf_counter() - t0,
+            totals,
+            until_done=until_done,
+            ensemble=True,
+            tree=self.trees,
+            by=self.request.by,
         )
         summary["seed"] = self.seed + r
         if until_done and not sim.idle and summary["status"] != "failed":

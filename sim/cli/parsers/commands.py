@@ -395,6 +395,13 @@ def _run_message(run: Any) -> None:
     repeatable(run, "--param", metavar="KEY=VALUE", help="a model parameter (repeatable)")
     calendar_flag(run)
     run.add_argument("--priority", type=integer, help="scheduling priority of the session (higher first; default 0)")
+    repeatable(
+        run,
+        "--by",
+        metavar="SPEC",
+        help="also count new infections per tick by group, as series new@GROUP summing to new (repeatable): layer "
+        "(the contact layer they came through), a category (SEX) or bands of a number (AGE:0,5,15,65)",
+    )
 
 
 def _run_ensemble(run: Any) -> None:

@@ -18,6 +18,7 @@ from sim.engine.requests.common import (
 )
 from sim.engine.requests.inject import Inject
 from sim.errors import BadParameterError
+from sim.model.groupby import By, parse_bys
 from sim.model.guard import plugin_budget
 from sim.model.intervene import Intervention
 from sim.model.registry import Registry
@@ -39,7 +40,8 @@ class Ensemble:
         llm: LLM settings for these runs (``agora llm``'s keys); llm_wait: seconds answers in flight get at
             the end of a run.
         workers: processes the runs are spread over (None: one per CPU; 1: this process).
-        kernel: one of :data:`KERNELS`. trees: keep every run's adoption forest.
+        kernel: one of :data:`KERNELS`. trees: keep every run's adoption forest. by: also count each run's new
+            infections per tick by group (:mod:`sim.analysis.bygroup`: ``new@GROUP`` series; the engine runs them).
         ticks_per_second: pace the ticks, from :data:`~sim.engine.bounds.MIN_TICKS_PER_SECOND` to
             :data:`~sim.engine.bounds.MAX_TICKS_PER_SECOND` (None: as fast as possible).
         plugin_budget: seconds a plugin call may take before its session fails (None: the default).
@@ -58,6 +60,7 @@ class Ensemble:
     workers: int | None = 1
     kernel: str = "auto"
     trees: bool = False
+    by: tuple[By, ...] = ()
     ticks_per_second: float | None = None
     plugin_budget: float | None = None
     checkpoint_every: int | None = 50
@@ -78,6 +81,7 @@ class Ensemble:
         "workers",
         "kernel",
         "trees",
+        "by",
         "ticks_per_second",
         "plugin_budget",
         "checkpoint_every",
@@ -146,6 +150,7 @@ class Ensemble:
             workers=_optional(data, "workers", "workers") if "workers" in data else 1,
             kernel=str(kernel),
             trees=bool(data.get("trees")),
+            by=parse_bys(data.get("by")),
             ticks_per_second=None if not tps else _pace(tps),
             plugin_budget=None if budget is None else plugin_budget(budget),
             checkpoint_every=None if not every else positive(every, "checkpoint_every"),
