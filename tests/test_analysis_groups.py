@@ -116,7 +116,8 @@ def test_groups_on_one_layer_as_counted_by_hand():
         ("nope", "this world has no category attribute 'nope': its categories are cls"),
         (
             "house",
-            "'house' is a number attribute, and agents are grouped by the labels of a category: choose one of cls",
+            "'house' is a number attribute: give its bands, such as house:0,5,15,65, or group by the labels of a "
+            "category: choose one of cls",
         ),
     ],
 )

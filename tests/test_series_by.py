@@ -127,3 +127,18 @@ def test_the_words_of_by():
         parse_by("AGE:a,b")
     with pytest.raises(BadParameterError, match="at most 62"):
         parse_by("x:" + ",".join(str(i) for i in range(63)))
+
+
+def test_a_groups_table_of_age_bands_counts_the_children_of_each(hagelloch_file):
+    """``agora analyze --by AGE:0,5,10,15`` and the Communities view group by bands of a number: one row per band,
+    its size the children of that age in the table."""
+    import asyncio
+
+    from sim.analysis.groups import group_table
+    from sim.store.worldread import open_world
+
+    ages = np.array([float(row["AGE"]) for row in _table().values()])
+    groups = group_table(asyncio.run(open_world(str(hagelloch_file))), "AGE:0,5,10,15")
+    assert groups.labels == ("AGE:0-4", "AGE:5-9", "AGE:10-14", "AGE:15+") and groups.missing == 0
+    sizes = [int(((ages >= lo) & (ages < hi)).sum()) for lo, hi in ((0, 5), (5, 10), (10, 15), (15, 99))]
+    assert groups.table.size.tolist() == sizes

@@ -32,6 +32,7 @@ from sim.live.views import WorldViews
 from .analysis import Analysis
 from .files import FileActions
 from .forecast import Forecasting
+from .grouping import Grouping
 from .inject import Injection
 from .interventions import Interventions
 from .interview import Interview
@@ -132,7 +133,16 @@ class AgoraApp(App[None]):
         Binding("x", "dismiss_chart", "Dismiss", tooltip="take the session off the chart (Dashboard)"),
         # After the views' own keys: the footer is full on 80 to 150 columns (the palette and help have it).
         Binding("f", "forecast", "Forecast", tooltip="branch the present: each arm's band of reach ahead of now"),
-        Binding("o", "observed", "Observed", tooltip="draw an observed series (a file) on the session chart"),
+        Binding(
+            "o", "chart_form('observed')", "Observed", tooltip="draw an observed series (a file) on the session chart"
+        ),
+        Binding(
+            "g",
+            "chart_form('group')",
+            "Group",
+            tooltip="the session chart's new infections by layer or group",
+            show=False,
+        ),
         Binding("slash", "find", "Find", show=False),  # in the help and the palette; the footer is full
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit", "Quit"),
@@ -204,6 +214,7 @@ class AgoraApp(App[None]):
         self.interview = Interview(self)
         self.forecasting = Forecasting(self)
         self.observing = Observing(self)
+        self.grouping = Grouping(self)
         options = FrontEndOptions(
             world_path,
             list(plugin_dirs),
@@ -360,13 +371,17 @@ class AgoraApp(App[None]):
         """Ask for a forecast of the running session (a modal) and run it in a worker (``tui.forecast``)."""
         self.forecasting.ask()
 
-    def action_observed(self) -> None:
-        """Ask for an observed series (a file) and draw it on the Dashboard's session chart (``tui.observed``)."""
+    def action_chart_form(self, form: str) -> None:
+        """Ask what the Dashboard's session chart draws: an observed series (a file; ``observed``, ``tui.observed``)
+        or the session's new infections by group (``group``, ``tui.grouping``)."""
         if self.controller is None:
             return
         if self._switcher.current != "dashboard":
             self.action_view("dashboard")
-        self.observing.ask()
+        if form == "observed":
+            self.observing.ask()
+        elif form == "group":
+            self.grouping.ask()
 
     def action_leave_field(self) -> None:
         """Escape leaves a text field, so the single-key controls work again."""

@@ -350,6 +350,27 @@ def session_spec(
     return ChartSpec(title, WORLD_TICK, "agents", lines, hint=hint, marks=marks, bands=bands)
 
 
+def group_spec(
+    title: str,
+    by: str,
+    counted: tuple[np.ndarray, Mapping[str, np.ndarray]] | str | None,
+    points: int,
+    hint: str = "",
+    marks: tuple[Mark, ...] = (),
+) -> ChartSpec:
+    """The session's new infections per tick by group (``new@GROUP`` lines, summing to its ``new``: labelled by
+    the group alone, on the world's ticks); ``counted`` is the sentence that says why they cannot be counted
+    (drawn as the hint) or None before any."""
+    shown_title = f"{title} · new by {shown(by, 30)}"
+    if isinstance(counted, str) or counted is None or not counted[0].size:
+        why = counted if isinstance(counted, str) else hint or "no tick yet"
+        return ChartSpec(shown_title, WORLD_TICK, "new agents per tick", hint=why, marks=marks)
+    ticks, groups = counted
+    x, ys = downsample(ticks, [np.asarray(v, dtype=np.float64) for v in groups.values()], points, how="max")
+    lines = tuple(Line(shown(name.removeprefix("new@"), 24), x, y) for name, y in zip(groups, ys))
+    return ChartSpec(shown_title, WORLD_TICK, "new agents per tick", lines, hint=hint, marks=marks)
+
+
 #: How an observed series is drawn: points of this marker and colour, labelled ``observed MEASURE``.
 OBSERVED_MARKER = "x"
 OBSERVED_COLOR = "orange"
@@ -589,6 +610,7 @@ __all__ = [
     "memory_spec",
     "metric_spec",
     "nice_ticks",
+    "group_spec",
     "observed_spec",
     "reach_curves",
     "session_spec",

@@ -45,9 +45,13 @@ PALETTE = {
         "Forecast (branch the present under arms)",
         "Continue the running session many times under each arm: each arm's band of reach ahead of now",
     ),
-    "observed": (
+    "chart_form('observed')": (
         "Observed series on the chart (load a file)",
         "Draw an observed series (the files of agora fit) against the session on the dashboard's chart",
+    ),
+    "chart_form('group')": (
+        "Session chart by group (layer, a category, bands of a number)",
+        "Draw the session's new infections per tick by contact layer or by a group of agents (AGE:0,5,15,65)",
     ),
     "quit": ("Quit", "Quit (offers to save the world file first)"),
     "find": ("Find / filter", "Type in the current view's search or filter box"),

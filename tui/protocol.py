@@ -92,6 +92,13 @@ class Observing(Protocol):
         """The observed series on world ``world``'s chart (``tui.observed.ObservedView``; None: none)."""
 
 
+class Grouping(Protocol):
+    """The session chart's grouping, as the Dashboard reads it."""
+
+    def by_for(self, world: int) -> Any:
+        """The grouping on world ``world``'s session chart (``sim.live.frontend.By``; None: by state)."""
+
+
 class AgoraHost(Protocol):
     """The app as the views see it (``self.app`` of a view)."""
 
@@ -116,6 +123,8 @@ class AgoraHost(Protocol):
     def forecasting(self) -> Forecasting: ...
     @property
     def observing(self) -> Observing: ...
+    @property
+    def grouping(self) -> Grouping: ...
 
     def applied_interventions(self) -> tuple[tuple[int, str], ...]:
         """The world's applied interventions as ``(tick, spec)``: the charts' marks."""

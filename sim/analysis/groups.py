@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from sim.analysis.bygroup import groups_of, parse_by
 from sim.core.graph import Graph, GraphDelta
 from sim.core.world import World
 from sim.errors import BadParameterError
@@ -99,20 +100,33 @@ def layer_world(world: World, names: Iterable[str]) -> World:
 
 # -- groups ------------------------------------------------------------------------------------------------------
 def category_codes(world: World, name: str) -> tuple[np.ndarray, tuple[str, ...]]:
-    """The codes (int64, -1 missing) and labels of category attribute ``name``.
+    """The codes (int64, -1 missing) and labels of category attribute ``name``, or of the bands of a number
+    attribute ``COLUMN:B1,B2,...`` (``AGE:0,5,15,65``: ``AGE:0-4``, ``AGE:5-14``...; :mod:`sim.analysis.bygroup`;
+    below the first bound a group of its own, a missing value in none).
 
     Raises:
-        BadParameterError: ``name`` is a number attribute, or no attribute of the world.
+        BadParameterError: ``name`` is a number attribute without bands, bands of a category, or no attribute of
+            the world.
     """
+    if isinstance(name, str) and ":" in name:
+        by = parse_by(name)
+        if (world.attributes.get(by.column) or {}).get("kind") == "number":
+            labels, codes = groups_of(world, by)
+            missing = labels.index(f"{by.column}:missing") if f"{by.column}:missing" in labels else None
+            if missing is not None:
+                codes = np.where(codes == missing, -1, codes)
+                labels = labels[:missing] + labels[missing + 1 :]
+            return codes, tuple(labels)
     spec = world.attributes.get(name) if isinstance(name, str) else None
     if spec is not None and spec.get("kind") != "category":
         held = [k for k, v in world.attributes.items() if v.get("kind") == "category"]
         raise BadParameterError(
-            f"{name[:60]!r} is a number attribute, and agents are grouped by the labels of a category: "
+            f"{name[:60]!r} is a number attribute: give its bands, such as {name[:20]}:0,5,15,65, or group by the "
+            "labels of a category: "
             + (f"choose one of {', '.join(held)}" if held else "this world has no category attribute")
         )
-    labels = world.category_labels(name)
-    return np.asarray(world.columns[name], dtype=np.int64), tuple(labels)
+    named = tuple(world.category_labels(name))  # refuses a name that is no category of the world
+    return np.asarray(world.columns[name], dtype=np.int64), named
 
 
 @dataclass(eq=False)

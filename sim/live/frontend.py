@@ -34,6 +34,8 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from sim.analysis.bygroup import SYNTAX as BY_SYNTAX
+from sim.analysis.bygroup import By, parse_by
 from sim.analysis.chartspec import Band, ChartSpec, Line, Mark, plot_spec, spec_data
 from sim.analysis.structure import isolated_text
 from sim.core.cascade import Forest
@@ -66,7 +68,9 @@ from sim.store.worldfile import load_warnings
 from sim.store.writer import WorldWriter
 
 __all__ = [
+    "BY_SYNTAX",
     "Band",
+    "By",
     "ChartSpec",
     "Line",
     "Mark",
@@ -98,6 +102,7 @@ __all__ = [
     "load_warnings",
     "method_seeds",
     "open_interactive",
+    "parse_by",
     "saves_dir",
     "shown",
     "slow_method",

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from sim.analysis.bygroup import By, groups_of, session_new_by
 from sim.core.world import World
 from sim.errors import AgoraError
 from sim.live.cascadeview import CascadeSummary, no_tree_reason, summarise
@@ -316,6 +317,25 @@ class SessionViews:
                 chosen = list(s.onset_states if name == ONSETS else s.removal_states)
                 out[name] = entries[:, chosen].sum(axis=1)
         return out
+
+    def by(self, session_id: int, by: By) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Session ``session_id``'s new infections per tick by group (:func:`sim.analysis.bygroup.new_by`:
+        ``new@GROUP``, summing to ``new``) at the world ticks of its :meth:`chart`; no tick yet (or no such
+        session): no tick and no group. Numpy over the agents' adoption ticks (and, by layer, one binary search
+        over the edges), computed when the chart asks (once per round of the session).
+
+        Raises:
+            BadParameterError: ``by`` names no column of the world (or ``layer`` where it has none).
+        """
+        groups_of(self.controller.world, by)  # the column checked whether or not a tick has run
+        s = self._session(session_id)
+        rec = s.series if s is not None else None
+        if s is None or rec is None or not rec.length or s.started_tick is None:
+            return np.empty(0, dtype=np.int64), {}
+        start = int(s.started_tick) + int(s.series_from)
+        length = int(rec.length)
+        counts = session_new_by(self.controller.world, s, by, start, length)
+        return np.arange(length, dtype=np.int64) + start, counts
 
     def metrics(self, last: int) -> MetricsHistory:
         """The simulation's metrics of its latest ``last`` ticks (copied when a tick was measured)."""

@@ -18,13 +18,14 @@ a front end.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
 import numpy as np
 
-from sim.analysis.groups import group_table, layer_world
+from sim.analysis.groups import category_codes, group_table, layer_world
 from sim.analysis.structure import community_table, pagerank_csr, session_community_stats
 from sim.errors import AgoraError
 from sim.live.controller import WorldController, WorldSnapshot
@@ -44,6 +45,7 @@ from sim.live.sessionviews import (
     session_line,
 )
 from sim.live.tools import CommunitiesRecord
+from sim.model.groupby import bound_text
 from sim.model.intervene import blocked_mask
 from sim.model.intervene import entries as intervention_entries
 from sim.model.registry import Registry
@@ -609,6 +611,27 @@ class CommunityViews:
         attributes = self.world.controller.world.attributes
         return tuple(k for k, v in attributes.items() if v.get("kind") == "category")
 
+    def numbers(self) -> tuple[str, ...]:
+        """The world's number attributes: what the view may group the agents by in bands (``AGE:0,5,15,65``)."""
+        attributes = self.world.controller.world.attributes
+        return tuple(k for k, v in attributes.items() if v.get("kind") == "number")
+
+    def default_bands(self, name: str) -> str:
+        """Round bounds of about five bands over number attribute ``name``'s values (``0,5,10,15``): the bands
+        the view offers first, for the person to edit."""
+        values = np.asarray(self.world.controller.world.columns[name], dtype=np.float64)
+        values = values[np.isfinite(values)]
+        if not values.size:
+            return "0"
+        lo, hi = float(values.min()), float(values.max())
+        if hi <= lo:
+            return bound_text(lo)
+        step = 10 ** math.floor(math.log10((hi - lo) / 5))
+        step *= next((m for m in (1, 2, 2.5, 5, 10) if (hi - lo) / (m * step) <= 5), 10)
+        first = math.floor(lo / step) * step
+        bounds = [first + i * step for i in range(int((hi - first) // step) + 1)]
+        return ",".join(bound_text(round(b, 10)) for b in bounds)
+
     def layers(self) -> tuple[str, ...]:
         """The world's contact layers (empty: one graph), each of which the table may be counted on alone."""
         world = self.world.controller.world
@@ -671,7 +694,7 @@ class CommunityViews:
             s = sim.session(sid)
         except AgoraError:
             return None
-        column = world.columns.get(by if by is not None else "community")
+        column = world.columns.get(by.partition(":")[0] if by is not None else "community")  # AGE:0,5: AGE's
         if column is None or s.adopted_at.size != world.n or column.max(initial=-1) < 0:
             return None
         return (sid, int(s.round), str(s.status), id(column), by)
@@ -682,7 +705,7 @@ class CommunityViews:
         controller = self.world.controller
         world = controller.world
         try:
-            membership = None if key[4] is None else world.columns[key[4]]
+            membership = None if key[4] is None else category_codes(world, key[4])[0]
             stats = session_community_stats(world, controller.sim.session(key[0]), membership)
         except (AgoraError, ValueError, IndexError, KeyError):
             return None

@@ -21,7 +21,7 @@ from textual.widgets import DataTable, Input, Select, Static
 from textual.widgets.data_table import ColumnKey
 
 from sim.errors import AgoraError
-from sim.live.frontend import isolated_text
+from sim.live.frontend import isolated_text, parse_by
 from sim.live.views import AdoptionShares, CommunityRow, CommunityTableView, WorldViews
 
 from ._base import View, bar, fmt_int, literal, show
@@ -63,6 +63,7 @@ class CommunitiesView(View):
     CommunitiesView #comm-filter { margin: 0 1; }
     CommunitiesView #comm-choose { height: auto; }
     CommunitiesView #comm-choose Select { width: 1fr; margin: 0 1; }
+    CommunitiesView #comm-bands { width: 1fr; margin: 0 1; display: none; }
     CommunitiesView DataTable { height: 1fr; }
     CommunitiesView #comm-detail { height: auto; max-height: 12; padding: 0 1; border: round $primary-darken-2; }
     CommunitiesView #comm-picture { height: auto; padding: 0 1; }
@@ -99,13 +100,14 @@ class CommunitiesView(View):
         self.group_by: str | None = None
         self.count_layer: str | None = None
         #: The categories and layers the selects offer (for the world they were filled for).
-        self._choices: tuple[tuple[str, ...], tuple[str, ...]] | None = None
+        self._choices: tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]] | None = None
 
     def compose(self) -> ComposeResult:
         yield Input(placeholder="filter: community id, interest or influencer id", id="comm-filter")
         with Horizontal(id="comm-choose"):
             yield Select([(Text("communities"), COMMUNITIES)], id="comm-by", allow_blank=False, prompt="group by")
             yield Select([(Text("every layer"), EVERY_LAYER)], id="comm-layer", allow_blank=False, prompt="layer")
+            yield Input(placeholder="bands' lower bounds: 0,5,15,65 (enter)", id="comm-bands")
         # What the ids are: the world's own communities, or detected ones (and how they were numbered).
         yield Static(id="comm-caption", markup=False)
         yield DataTable(id="comm-table", cursor_type="row", zebra_stripes=True)
@@ -129,45 +131,82 @@ class CommunitiesView(View):
         self.query_one("#comm-choose").display = False
 
     def fill_choices(self, live: WorldViews) -> None:
-        """Offer the world's categories and layers in the selects (hidden when it has neither); a choice the
-        world no longer has goes back to the communities, every edge."""
-        choices = (live.communities.categories(), live.communities.layers())
+        """Offer the world's categories, number attributes (in bands) and layers in the selects (hidden when it
+        has none); a choice the world no longer has goes back to the communities, every edge."""
+        choices = (live.communities.categories(), live.communities.numbers(), live.communities.layers())
         if choices == self._choices:
             return
         self._choices = choices
-        categories, layers = choices
-        if self.group_by not in categories:
+        categories, numbers, layers = choices
+        if self.group_by not in categories and (self.group_by or "").partition(":")[0] not in numbers:
             self.group_by = None
         if self.count_layer not in layers:
             self.count_layer = None
         by = self.query_one("#comm-by", Select)
-        by.set_options([(Text("communities"), COMMUNITIES)] + [(Text(f"category {c}"), c) for c in categories])
-        by.value = self.group_by or COMMUNITIES
-        by.display = bool(categories)
+        by.set_options(
+            [(Text("communities"), COMMUNITIES)]
+            + [(Text(f"category {c}"), c) for c in categories]
+            + [(Text(f"{c} in bands"), f"{c}:") for c in numbers]
+        )
+        by.value = self._choice(self.group_by)
+        by.display = bool(categories or numbers)
         lay = self.query_one("#comm-layer", Select)
         lay.set_options([(Text("every layer"), EVERY_LAYER)] + [(Text(f"layer {x}"), x) for x in layers])
         lay.value = self.count_layer or EVERY_LAYER
         lay.display = bool(layers)
-        self.query_one("#comm-choose").display = bool(categories or layers)
+        self.query_one("#comm-choose").display = bool(categories or numbers or layers)
+
+    @staticmethod
+    def _choice(group_by: str | None) -> str:
+        """The grouping select's value for ``group_by`` (a number's bands: ``AGE:``)."""
+        if group_by is None:
+            return COMMUNITIES
+        return group_by.partition(":")[0] + ":" if ":" in group_by else group_by
 
     def on_select_changed(self, event: Select.Changed) -> None:
         if event.select.id not in ("comm-by", "comm-layer"):
             return
         event.stop()
-        value = event.value if isinstance(event.value, str) and event.value else None
+        value: str | None = event.value if isinstance(event.value, str) and event.value else None
         if event.select.id == "comm-by":
-            if value == self.group_by:
+            if value == self._choice(self.group_by):
                 return
-            self.group_by = value
-            self.selected = None
-            table = self.query_one("#comm-table", DataTable)
-            table.columns[ColumnKey("id")].label = Text("community" if value is None else value)
-            table.refresh()
+            bands = self.query_one("#comm-bands", Input)
+            live = self.agora.live
+            if value is not None and value.endswith(":") and live is not None:  # a number: its bands, to edit
+                bands.value = live.communities.default_bands(value[:-1])
+                value = value + bands.value
+            bands.display = value is not None and ":" in value
+            self.group_by_chosen(value)
         else:
             if value == self.count_layer:
                 return
             self.count_layer = value
         self._shares = None
+        self.refresh_view()
+
+    def group_by_chosen(self, value: str | None) -> None:
+        """Group the table by ``value`` (None: the communities), its id column named after it."""
+        self.group_by = value
+        self.selected = None
+        table = self.query_one("#comm-table", DataTable)
+        label = "community" if value is None else f"{value.partition(':')[0]} band" if ":" in value else value
+        table.columns[ColumnKey("id")].label = Text(label)
+        table.refresh()
+        self._shares = None
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        """New bands typed: the table grouped by them; bounds that are none is one line, the field kept."""
+        if event.input.id != "comm-bands" or self.group_by is None:
+            return
+        event.stop()
+        wanted = f"{self.group_by.partition(':')[0]}:{event.value.strip()}"
+        try:
+            parse_by(wanted)
+        except AgoraError as exc:
+            self.app.notify(str(exc), severity="error", markup=False)
+            return
+        self.group_by_chosen(wanted)
         self.refresh_view()
 
     def on_input_changed(self, event: Input.Changed) -> None:
@@ -320,8 +359,14 @@ class CommunitiesView(View):
         detected ones were numbered."""
         on = f" · counted on the edges of layer {self.count_layer} only" if self.count_layer is not None else ""
         if self.group_by is not None:
+            column, banded, bounds = self.group_by.partition(":")
+            grouped = (
+                f"agents grouped by {column} in bands from {bounds} (edit them above, enter): one row per band"
+                if banded
+                else f"agents grouped by category {self.group_by}: one row per label"
+            )
             return (
-                f"agents grouped by category {self.group_by}: one row per label"
+                grouped
                 + (f"{on} (top influencers by that layer's PageRank)" if on else "")
                 + " · shown only: the world's communities stay as they are"
             )
@@ -355,7 +400,8 @@ class CommunitiesView(View):
             return ""
         n = table.unassigned
         if table.key[3] is not None:
-            return f"{n:,} {'agent has' if n == 1 else 'agents have'} no value of {table.key[3]} (missing): in no group"
+            column = str(table.key[3]).partition(":")[0]
+            return f"{n:,} {'agent has' if n == 1 else 'agents have'} no value of {column} (missing): in no group"
         if live.communities.detected():
             return f"{isolated_text(n)}: they belong to no community (community -1) and are not rows of this table"
         return f"{n:,} agents have no community"

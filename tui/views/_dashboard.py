@@ -12,6 +12,7 @@ from textual.containers import Horizontal
 from textual.reactive import reactive
 from textual.widgets import Log, Static
 
+from sim.errors import AgoraError
 from sim.live.controller import WorldSnapshot
 from sim.live.frontend import shown
 from sim.live.views import LLMFigures, MetricsHistory, Recommenders, SessionChart, WorldViews
@@ -21,6 +22,7 @@ from ..charts import (
     Chart,
     ChartSpec,
     forecast_bands,
+    group_spec,
     histogram_spec,
     intervention_marks,
     memory_spec,
@@ -57,6 +59,10 @@ class DashboardSnapshot:
     #: measures it is drawn against (measure -> values at the chart's ticks).
     observed: Any = None
     observed_live: dict[str, Any] = field(default_factory=dict, compare=False)
+    #: The chart's grouping (``sim.live.frontend.By``; None: by state), and the session's new infections per
+    #: tick by it: its world ticks and ``new@GROUP`` columns (or the one line that says why they cannot be drawn).
+    grouped: Any = None
+    by_group: tuple[Any, dict[str, Any]] | str | None = field(default=None, compare=False)
 
 
 def _histogram(title: str, name: str, values: Any, bins: int, _points: int) -> ChartSpec:
@@ -103,6 +109,8 @@ class DashboardView(View):
         self.dismissed: set[tuple[int, int]] = set()
         #: The live measures an observed series was last drawn against, and what they were read for.
         self._observed_live: tuple[Any, dict[str, Any]] | None = None
+        #: The counts by group last drawn, and what they were counted for.
+        self._by_group: tuple[Any, Any] | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(id="metrics", markup=False)
@@ -130,6 +138,7 @@ class DashboardView(View):
         self.pinned = (key, chosen) if chosen is not None else None
         resources = app.resources
         observed = app.observing.view_for(key)
+        grouped = app.grouping.by_for(key)
         self.snapshot = DashboardSnapshot(
             world=live.snapshot(),
             key=key,
@@ -146,7 +155,24 @@ class DashboardView(View):
             forecast=app.forecasting.latest_for(key, chosen),
             observed=observed,
             observed_live=self.observed_live(live, chosen, observed),
+            grouped=grouped,
+            by_group=self.by_group(live, chosen, grouped),
         )
+
+    def by_group(self, live: WorldViews, chosen: int | None, grouped: Any) -> tuple[Any, dict[str, Any]] | str | None:
+        """The chart session's new infections per tick by the world's grouping (counted once per round of the
+        session), or the sentence that says why they cannot be counted; None without a grouping."""
+        if grouped is None or chosen is None:
+            return None
+        key = (live.key, chosen, grouped, live.sessions.chart(chosen))
+        if self._by_group is not None and self._by_group[0] == key:
+            return self._by_group[1]
+        try:
+            counted: tuple[Any, dict[str, Any]] | str = live.sessions.by(chosen, grouped)
+        except AgoraError as exc:
+            counted = str(exc)
+        self._by_group = (key, counted)
+        return counted
 
     def observed_live(self, live: WorldViews, chosen: int | None, observed: Any) -> dict[str, Any]:
         """The chart session's live measures an observed series is drawn against (its states are the chart's
@@ -325,7 +351,9 @@ class DashboardView(View):
         observed = snap.observed
         # The observed series' tick 0 is the session's start tick (until it starts: the tick it starts at).
         start = line.started_tick if line.started_tick is not None else snap.world.tick
-        seen = (("observed", observed.serial, start),) if observed is not None else ()
+        seen: tuple[tuple[Any, ...], ...] = (("observed", observed.serial, start),) if observed is not None else ()
+        grouped = snap.grouped if observed is None else None
+        seen += (("by", grouped),) if grouped is not None else ()
         key = (snap.key, line.id, line.round, line.status, session.length, *marked, *foreseen, *seen)
         new_session = chart.key is None or chart.key[:2] != key[:2] or (chart.key[-1:] != key[-1:] and bool(seen))
         title = session_title(line) + (" (x: dismiss, e: export)" if line.done else "")
@@ -343,6 +371,8 @@ class DashboardView(View):
             # an observed series of the measure it observes (like with like: new cases against new cases).
             if overlay is not None:
                 return observed_spec(title, session, overlay, live_values, start, points, hint, marks, arms)
+            if grouped is not None:
+                return group_spec(title, grouped.text, snap.by_group, points, hint, marks)
             bands = forecast_bands(arms, points)
             return session_spec(
                 title, session.state_names, session.ticks, session.counts, points, hint=hint, marks=marks, bands=bands
