@@ -44,6 +44,7 @@ from .plugin_actions import PluginActions
 from .rate import TickRate
 from .resources import Resources
 from .screens import HelpScreen
+from .studies import Studying
 from .views import VIEWS as VIEW_TABLE
 from .views import (
     View,
@@ -134,15 +135,19 @@ class AgoraApp(App[None]):
         # After the views' own keys: the footer is full on 80 to 150 columns (the palette and help have it).
         Binding("f", "forecast", "Forecast", tooltip="branch the present: each arm's band of reach ahead of now"),
         Binding(
-            "o", "chart_form('observed')", "Observed", tooltip="draw an observed series (a file) on the session chart"
+            "o", "form('observed')", "Observed", tooltip="draw an observed series (a file) on the session chart"
         ),
         Binding(
             "g",
-            "chart_form('group')",
+            "form('group')",
             "Group",
             tooltip="the session chart's new infections by layer or group",
             show=False,
         ),
+        Binding("r", "form('rt')", "Rt", tooltip="R over time of an observed curve (agora rt)", show=False),
+        Binding("F,shift+f", "form('fit')", "Fit", tooltip="fit a model to observed data (agora fit)", show=False),
+        Binding("b", "form('backtest')", "Backtest", tooltip="backtest forecasts on observed data", show=False),
+        Binding("K,shift+k", "form('cancel')", "Cancel study", tooltip="cancel the running study", show=False),
         Binding("slash", "find", "Find", show=False),  # in the help and the palette; the footer is full
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit", "Quit"),
@@ -215,6 +220,7 @@ class AgoraApp(App[None]):
         self.forecasting = Forecasting(self)
         self.observing = Observing(self)
         self.grouping = Grouping(self)
+        self.studying = Studying(self)
         options = FrontEndOptions(
             world_path,
             list(plugin_dirs),
@@ -298,7 +304,8 @@ class AgoraApp(App[None]):
         (None: read it now), ``snapshot`` the world's as the refresh read it (None: the latest)."""
         if self.live is None:
             return Text("")
-        busy = " · ".join(b for b in (self.busy, self.forecasting.progress_text()) if b) or None
+        progress = (self.forecasting.progress_text(), self.studying.progress_text())
+        busy = " · ".join(b for b in (self.busy, *progress) if b) or None
         return StatusHeader.line(
             self.live.header(snapshot),
             busy=busy,
@@ -371,17 +378,22 @@ class AgoraApp(App[None]):
         """Ask for a forecast of the running session (a modal) and run it in a worker (``tui.forecast``)."""
         self.forecasting.ask()
 
-    def action_chart_form(self, form: str) -> None:
-        """Ask what the Dashboard's session chart draws: an observed series (a file; ``observed``, ``tui.observed``)
-        or the session's new infections by group (``group``, ``tui.grouping``)."""
+    def action_form(self, kind: str) -> None:
+        """Ask for what a form does: the Dashboard's session chart against an observed series (``observed``,
+        ``tui.observed``) or by group (``group``, ``tui.grouping``); Rt, a fit or a backtest of observed data beside
+        the world (``rt``, ``fit``, ``backtest``: ``tui.studies``); ``cancel`` stops the running study."""
         if self.controller is None:
             return
-        if self._switcher.current != "dashboard":
+        if kind in ("observed", "group") and self._switcher.current != "dashboard":
             self.action_view("dashboard")
-        if form == "observed":
+        if kind == "observed":
             self.observing.ask()
-        elif form == "group":
+        elif kind == "group":
             self.grouping.ask()
+        elif kind == "cancel":
+            self.studying.cancel()
+        else:
+            self.studying.ask(kind)
 
     def action_leave_field(self) -> None:
         """Escape leaves a text field, so the single-key controls work again."""

@@ -45,14 +45,21 @@ PALETTE = {
         "Forecast (branch the present under arms)",
         "Continue the running session many times under each arm: each arm's band of reach ahead of now",
     ),
-    "chart_form('observed')": (
+    "form('observed')": (
         "Observed series on the chart (load a file)",
         "Draw an observed series (the files of agora fit) against the session on the dashboard's chart",
     ),
-    "chart_form('group')": (
+    "form('group')": (
         "Session chart by group (layer, a category, bands of a number)",
         "Draw the session's new infections per tick by contact layer or by a group of agents (AGE:0,5,15,65)",
     ),
+    "form('rt')": ("Rt of an observed curve", "R over time with its 95 % interval, as agora rt gives it (a form)"),
+    "form('fit')": ("Fit a model to observed data", "A model's parameters fitted to a file, as agora fit (a form)"),
+    "form('backtest')": (
+        "Backtest forecasts on observed data",
+        "Forecasts from cuts of the data scored beside the baselines, as agora backtest (a form)",
+    ),
+    "form('cancel')": ("Cancel the running study", "Stop the Rt, fit or backtest under way"),
     "quit": ("Quit", "Quit (offers to save the world file first)"),
     "find": ("Find / filter", "Type in the current view's search or filter box"),
 }

@@ -66,7 +66,27 @@ HELP_KEYS: list[tuple[str, str]] = [
         "what was cut (Messages view; escape closes it)",
     ),
     ("e", "export the chart shown to PNG and SVG (saves/exports; Dashboard and Compare)"),
-    ("r", "reload user plugins (Plugins view)"),
+    (
+        "g",
+        "the session chart by group: new infections per tick by contact layer (layer), a category (SEX) or bands "
+        "of a number (AGE:0,5,15,65); an empty line gives the states back",
+    ),
+    (
+        "r",
+        "Rt of an observed curve, as agora rt (a form; its view: the curve with its 95 % band); in the Plugins "
+        "view: reload user plugins",
+    ),
+    (
+        "F",
+        "fit a model to observed data on the world's present, as agora fit (a form; its view: the predictive "
+        "band over the data and the posteriors)",
+    ),
+    (
+        "b",
+        "backtest forecasts on observed data, as agora backtest (a form; its view: each cut's fan and the "
+        "relative WIS by horizon)",
+    ),
+    ("K", "cancel the running Rt, fit or backtest (the header shows how far it is)"),
     (
         "f",
         "in the Plugins view: the highlighted content recommender builds the feeds (on the one in use: feeds off)",

@@ -74,6 +74,7 @@ from sim.live.policy import (
 )
 from sim.live.reading import WorldReader
 from sim.live.shelf import MAX_SNAPSHOT_BYTES, SnapshotShelf
+from sim.live.studies import Studies
 from sim.live.tools import WorldTools
 from sim.llm import local
 from sim.llm.config import LLMConfig
@@ -250,6 +251,8 @@ class WorldController:
         self.forecasts = Forecasts(self)
         #: LLM cost estimates (issue 71): dry runs on copies of the world, in threads of their own.
         self.estimates = Estimates(self)
+        #: Rt, fits and backtests of observed data beside the world (issue 77), one at a time, in threads.
+        self.studies = Studies(self)
         self._loop_task: asyncio.Task | None = None
         self._ticks_per_second: float | None = None
         self._snapshot: tuple[tuple, WorldSnapshot] | None = None
