@@ -201,6 +201,8 @@ def hagelloch_file(tmp_path_factory) -> Iterator[Path]:
 @pytest.fixture(autouse=True)
 def _saves_in_tmp(tmp_path, monkeypatch):
     monkeypatch.setenv("AGORA_SAVES", str(tmp_path / "saves"))
+    # The user's settings (trusted plugin folders, the UI's theme and keys) are the test's own, never the machine's.
+    monkeypatch.setenv("AGORA_CONFIG_HOME", str(tmp_path / "config"))
     # Plain-text tables are as wide as the terminal: the tests read them at one width, whatever terminal (or
     # test worker without one) runs them.
     monkeypatch.setenv("COLUMNS", "160")

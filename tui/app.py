@@ -44,6 +44,7 @@ from .plugin_actions import PluginActions
 from .rate import TickRate
 from .resources import Resources
 from .screens import HelpScreen
+from .settings import Settings
 from .studies import Studying
 from .views import VIEWS as VIEW_TABLE
 from .views import (
@@ -62,7 +63,10 @@ VIEWS = ViewSet.NAMES
 
 def _view_keys(group: Binding.Group) -> list[Binding]:
     """The key of each view (1-6), from the views' table."""
-    return [Binding(view.key, f"view('{view.name}')", view.label, group=group) for view in VIEW_TABLE]
+    return [
+        Binding(view.key, f"view('{view.name}')", view.label, group=group, id=f"view_{view.name}")
+        for view in VIEW_TABLE
+    ]
 
 
 T = TypeVar("T")
@@ -112,30 +116,49 @@ class AgoraApp(App[None]):
     _STEP_GROUP = Binding.Group("step 1/10", compact=True)
     BINDINGS = [
         # First: shown in the Messages view only, beside that view's own key (x), before the footer runs out.
-        Binding("t", "cascade_tree", "Tree", tooltip="the selected session's adoption tree, generation by generation"),
+        Binding(
+            "t",
+            "cascade_tree",
+            "Tree",
+            tooltip="the selected session's adoption tree, generation by generation",
+            id="tree",
+        ),
         *_view_keys(_VIEWS_GROUP),
-        Binding("space", "toggle_run", "Run/Pause"),
-        Binding("n", "tick(1)", "Tick", group=_STEP_GROUP),
-        Binding("N,shift+n", "tick(10)", "10 ticks", group=_STEP_GROUP),
-        Binding("plus,equals_sign", "speed(1)", "Faster", group=_SPEED_GROUP),
-        Binding("minus", "speed(-1)", "Slower", group=_SPEED_GROUP),
-        Binding("i", "inject", "Inject"),
-        Binding("v", "intervene", "Intervene", tooltip="block agents, start a counter-message or cut edges"),
-        Binding("s", "save", "Save"),
-        Binding("l", "load", "Load"),
-        Binding("c", "communities", "Communities"),
-        Binding("a", "ask", "Ask", tooltip="ask the agent shown in the Agents view a question"),
+        Binding("space", "toggle_run", "Run/Pause", id="run"),
+        Binding("n", "tick(1)", "Tick", group=_STEP_GROUP, id="tick"),
+        Binding("N,shift+n", "tick(10)", "10 ticks", group=_STEP_GROUP, id="ticks10"),
+        Binding("plus,equals_sign", "speed(1)", "Faster", group=_SPEED_GROUP, id="faster"),
+        Binding("minus", "speed(-1)", "Slower", group=_SPEED_GROUP, id="slower"),
+        Binding("i", "inject", "Inject", id="inject"),
+        Binding(
+            "v", "intervene", "Intervene", tooltip="block agents, start a counter-message or cut edges", id="intervene"
+        ),
+        Binding("s", "save", "Save", id="save"),
+        Binding("l", "load", "Load", id="load"),
+        Binding("c", "communities", "Communities", id="communities"),
+        Binding("a", "ask", "Ask", tooltip="ask the agent shown in the Agents view a question", id="ask"),
         Binding(
             "e",
             "export_chart",
             "Export",
             tooltip="write the chart shown to PNG and SVG, its numbers to JSON (saves/exports)",
+            id="export",
         ),
-        Binding("x", "dismiss_chart", "Dismiss", tooltip="take the session off the chart (Dashboard)"),
+        Binding("x", "dismiss_chart", "Dismiss", tooltip="take the session off the chart (Dashboard)", id="dismiss"),
         # After the views' own keys: the footer is full on 80 to 150 columns (the palette and help have it).
-        Binding("f", "forecast", "Forecast", tooltip="branch the present: each arm's band of reach ahead of now"),
         Binding(
-            "o", "form('observed')", "Observed", tooltip="draw an observed series (a file) on the session chart"
+            "f",
+            "forecast",
+            "Forecast",
+            tooltip="branch the present: each arm's band of reach ahead of now",
+            id="forecast",
+        ),
+        Binding(
+            "o",
+            "form('observed')",
+            "Observed",
+            tooltip="draw an observed series (a file) on the session chart",
+            id="observed",
         ),
         Binding(
             "g",
@@ -143,14 +166,31 @@ class AgoraApp(App[None]):
             "Group",
             tooltip="the session chart's new infections by layer or group",
             show=False,
+            id="group",
         ),
-        Binding("r", "form('rt')", "Rt", tooltip="R over time of an observed curve (agora rt)", show=False),
-        Binding("F,shift+f", "form('fit')", "Fit", tooltip="fit a model to observed data (agora fit)", show=False),
-        Binding("b", "form('backtest')", "Backtest", tooltip="backtest forecasts on observed data", show=False),
-        Binding("K,shift+k", "form('cancel')", "Cancel study", tooltip="cancel the running study", show=False),
-        Binding("slash", "find", "Find", show=False),  # in the help and the palette; the footer is full
-        Binding("question_mark", "help", "Help"),
-        Binding("q", "quit", "Quit"),
+        Binding("r", "form('rt')", "Rt", tooltip="R over time of an observed curve (agora rt)", show=False, id="rt"),
+        Binding(
+            "F,shift+f", "form('fit')", "Fit", tooltip="fit a model to observed data (agora fit)", show=False, id="fit"
+        ),
+        Binding(
+            "b",
+            "form('backtest')",
+            "Backtest",
+            tooltip="backtest forecasts on observed data",
+            show=False,
+            id="backtest",
+        ),
+        Binding(
+            "K,shift+k",
+            "form('cancel')",
+            "Cancel study",
+            tooltip="cancel the running study",
+            show=False,
+            id="cancel_study",
+        ),
+        Binding("slash", "find", "Find", show=False, id="find"),  # in the help and the palette; the footer is full
+        Binding("question_mark", "help", "Help", id="help"),
+        Binding("q", "quit", "Quit", id="quit"),
         Binding("escape", "leave_field", "Leave field", show=False),
     ]
 
@@ -221,6 +261,7 @@ class AgoraApp(App[None]):
         self.observing = Observing(self)
         self.grouping = Grouping(self)
         self.studying = Studying(self)
+        self.settings = Settings(self, self.BINDINGS)
         options = FrontEndOptions(
             world_path,
             list(plugin_dirs),
@@ -256,6 +297,7 @@ class AgoraApp(App[None]):
         self._switcher = self.query_one("#views", ContentSwitcher)
         self.views = ViewSet.mounted(self._switcher, self.query_one("#loading", Static), self.query_one)
         self._views: dict[str, View] = self.views.by_name()
+        self.settings.apply()  # the theme and keys the user kept (tui.toml)
         self.link.open()
         self.set_interval(0.1, self.refresh_ui)
         self.set_interval(1.0, self.resources.sample)
@@ -424,8 +466,13 @@ class AgoraApp(App[None]):
 
     def action_help(self) -> None:
         # Built once and kept: composing the help again on every ? took most of the key's time.
+        # The keys as bound now: built again when the keymap changed.
+        keys = tuple(sorted(self.settings.keys.items()))
+        if self.is_screen_installed("help") and getattr(self, "_help_keys", None) != keys:
+            self.uninstall_screen("help")
         if not self.is_screen_installed("help"):
-            self.install_screen(HelpScreen(), "help")
+            self.install_screen(HelpScreen(self.settings.shown_key), "help")
+            self._help_keys = keys
         self.push_screen("help")
 
     def action_save(self) -> None:
@@ -455,6 +502,7 @@ class AgoraApp(App[None]):
                 "cascade_tree": self.action_cascade_tree,
             },
         )
+        yield from self.settings.commands()
         yield from plugin_commands(
             self,
             self.registry,

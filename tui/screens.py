@@ -112,14 +112,15 @@ HELP_NOTES = [
 HELP = "Agora — keys\n\n" + "".join(f"  {k:<8} {v}\n" for k, v in HELP_KEYS) + "\n" + "\n".join(HELP_NOTES) + "\n"
 
 
-def help_table() -> Any:
+def help_table(bound: Callable[[str], str] | None = None) -> Any:
     """The help as a rich renderable: a grid of keys and descriptions (wrapped to the width there is)
-    and the notes below. Plain ``Text`` only: nothing in it is parsed as markup."""
+    and the notes below; ``bound`` gives the key each row's is bound to now (the user's keymap: ``tui.settings``).
+    Plain ``Text`` only: nothing in it is parsed as markup."""
     grid = Table.grid(padding=(0, 2))
     grid.add_column(no_wrap=True, style="bold")
     grid.add_column(overflow="fold")
     for key, what in HELP_KEYS:
-        grid.add_row(Text(key), Text(what))
+        grid.add_row(Text(bound(key) if bound is not None else key), Text(what))
     notes = [Text(note) for note in HELP_NOTES]
     return Group(Text("Agora — keys", style="bold"), Text(""), grid, Text(""), *notes)
 
@@ -134,10 +135,14 @@ class HelpScreen(ModalScreen[None]):
                              background: $surface; padding: 0 1; }
     """
 
+    def __init__(self, bound: Callable[[str], str] | None = None) -> None:
+        super().__init__()
+        self.bound = bound
+
     def compose(self) -> ComposeResult:
         # One scrolling box: on a short terminal the rest (and the Close button) is a scroll away.
         with VerticalScroll(id="help-box"):
-            yield Static(help_table(), id="help-text")
+            yield Static(help_table(self.bound), id="help-text")
             yield Button("Close", id="close", variant="primary")
 
     def on_button_pressed(self, event: Button.Pressed) -> None:

@@ -60,7 +60,7 @@ from sim.errors import BadParameterError
 from sim.live.controller import WorldController
 from sim.live.policy import INTERACTIVE
 from sim.llm.client import Completion
-from sim.model.registry import Registry
+from sim.model.registry import Registry, user_config_dir
 from sim.model.session import STATUSES
 from sim.social.dynamics import NONE
 from sim.store.create import ensure_default_world, saves_dir
@@ -106,6 +106,7 @@ __all__ = [
     "saves_dir",
     "shown",
     "slow_method",
+    "user_config_dir",
 ]
 
 
