@@ -9,10 +9,12 @@ UI itself (Textual) is imported when a command runs.
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any
 
-from sim.cli.args import checkpoint_arguments, llm_arguments, metrics_arguments, positive_int
+from sim.cli.args import checkpoint_arguments, llm_arguments, metrics_arguments, non_negative_int, positive_int
 from sim.cli.output import emit
+from sim.errors import BadParameterError
 
 #: The top-level commands this module adds (``tui`` also runs a bare ``agora``).
 COMMANDS = ("tui",)
@@ -34,6 +36,15 @@ def add_commands(sub: Any) -> None:
     checkpoint_arguments(tui)
     metrics_arguments(tui)
     llm_arguments(tui, local_model=True)
+    tui.add_argument(
+        "--serve",
+        action="store_true",
+        help="serve the UI to a browser on this machine (127.0.0.1, a token in the URL; each tab runs the UI on "
+        "WORLD; pip install 'agora-sim[serve]')",
+    )
+    tui.add_argument(
+        "--port", type=non_negative_int, metavar="P", help="with --serve: the port (default 8566; 0: a free one)"
+    )
 
 
 def add_bench_commands(bsub: Any) -> None:
@@ -73,6 +84,20 @@ def handle(args: argparse.Namespace) -> int:
     from tui.app import run_app  # noqa: PLC0415 - Textual, only to open the UI
 
     llm = llm_overrides(args) or None  # a bad setting, or the local model unusable here: one sentence first
+    if getattr(args, "port", None) is not None and not getattr(args, "serve", False):
+        raise BadParameterError("--port is the port of --serve: add --serve, or drop --port")
+    if getattr(args, "serve", False):
+        if llm is not None or getattr(args, "metrics_port", None) is not None:
+            raise BadParameterError(
+                "--serve runs the UI in each browser tab with the world's own settings: drop --llm and --metrics-port"
+            )
+        from tui.serve import DEFAULT_PORT, serve  # noqa: PLC0415 - textual-serve, only to serve the UI
+
+        os.environ["AGORA_FORCE_TUI"] = "1"  # the UI each tab runs draws to the page, not to a terminal
+        world = world_for_ui(args)
+        assert world is not None
+        args.port = DEFAULT_PORT if args.port is None else args.port
+        return serve(world, args)
     world = world_for_ui(args)
     if world is None:  # no terminal: the world it would open was described instead
         return 0
