@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 CHECK_STAMP := $(VENV)/.installed-check
 
-.PHONY: test-fast test-slow run test check check-report format venv bench clean
+.PHONY: test-fast test-slow test-browser run test check check-report format venv bench clean
 
 # The extras the README's walkthrough uses (step 14's `agora sweep --design`: fit; step 16's `--encrypt`: crypto);
 # tests/test_readme_extras.py checks that every extra a step needs is in this list.
@@ -79,6 +79,13 @@ test-fast: $(TEST_STAMP)
 # asked for by name (CELF against RIS on MUSAE Facebook: minutes of CPU); `make test` runs all but the latter.
 test-slow: $(TEST_STAMP)
 	$(PYTEST) -m slow
+
+# The tests of a real headless browser (agora tui --serve screenshotted by Debian's chromium), chromium installed
+# first where it is missing (apt-get, as root). `make test` runs them too wherever chromium is installed.
+test-browser: $(TEST_STAMP)
+	@command -v chromium >/dev/null || { echo "make: installing Debian's chromium (apt-get, about a minute)"; \
+		apt-get install -y -q chromium >/dev/null || { echo "make: chromium could not be installed (apt-get install chromium, as root)"; exit 1; }; }
+	$(PYTEST) -m browser
 
 # Every check runs, so one run lists everything to fix; it fails if any did.
 check: $(CHECK_STAMP)
