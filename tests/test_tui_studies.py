@@ -135,3 +135,14 @@ async def test_k_cancels_a_running_fit_and_the_world_runs_on(village):
         assert await until(pilot, lambda: app.studying.finished == 1)
         assert app.studying.job.state == "cancelled" and "cancelled" in notified(app)[-1]
         assert not isinstance(app.screen, StudyView)
+
+
+def test_a_fit_of_two_models_is_refused_by_the_form_not_when_it_runs():
+    """The form's parse refuses what the study cannot do (one line, nothing started); before, a choice between
+    models was refused only once the study had started, as a failed job."""
+    from sim.errors import BadParameterError
+    from sim.live.studies import parse_study, read_form
+
+    fields = read_form("fit", {"observed": str(data_file(CURVE)), "model": "sir,seir", "params": "beta=0.01..0.3"})
+    with pytest.raises(BadParameterError, match="the UI fits one model at a time"):
+        parse_study("fit", fields)

@@ -202,7 +202,12 @@ def parse_study(kind: str, data: Mapping[str, object]) -> RtRequest | Fit | Back
     if kind == "rt":
         return RtRequest.parse(data)
     if kind == "fit":
-        return Fit.parse(data)
+        fit = Fit.parse(data)
+        if len(fit.models) > 1:  # refused with the form, not once the study runs
+            raise BadParameterError(
+                "the UI fits one model at a time: give one model (agora fit chooses between several)", fields="model"
+            )
+        return fit
     if kind == "backtest":
         return Backtest.parse(data)
     raise BadParameterError(f"no study {kind[:20]!r}: choose one of {', '.join(KINDS)}")
@@ -362,10 +367,6 @@ async def _study(job: StudyJob, fork: Any, registry: Any, progress: Callable[[st
     if job.kind == "fit":
         from sim.runs.fit.fitting import run_fit  # noqa: PLC0415 - the fit loads only for a fit
 
-        if len(request.models) > 1:
-            raise BadParameterError(
-                "the UI fits one model at a time: give one model (agora fit chooses between several)"
-            )
         return await run_fit(fork, registry, request, progress=progress)
     from sim.runs.backtest.running import run_backtest  # noqa: PLC0415 - as the fit's
 
