@@ -411,6 +411,7 @@ def test_a_spec_is_drawn_with_its_bands_and_marks_and_its_numbers_kept(tmp_path)
             "median": [2, 3, 4, 5],
             "high": [3, 4, 5, 9],
             "right": True,
+            "span": "5-95%",
         }
     ]
     assert data["ylabel2"] == "reached: $agents$"

@@ -83,7 +83,7 @@ async def test_r_draws_rt_of_the_measles_curve_as_agora_rt_computes_it(village):
         assert np.allclose(band.median, reference.quantiles["median"])
         q = reference.quantiles
         assert np.allclose(band.low, q["q025"]) and np.allclose(band.high, q["q975"])
-        assert "R 95%" in view.chart.text and "Rt of incidence-Measles1861.csv" in view.chart.text
+        assert "R 2.5-97.5%" in view.chart.text and "Rt of incidence-Measles1861.csv" in view.chart.text
         numbers = await exported_as_shown(app, pilot, view)
         assert numbers["bands"][0]["median"] == pytest.approx(reference.quantiles["median"].tolist())
 

@@ -37,8 +37,9 @@ class Line:
 
 @dataclass(frozen=True, eq=False)
 class Band:
-    """A forecast arm drawn ahead of the present: its 5 to 95 % band (two dotted edges) and its median line,
-    in one colour, labelled with the arm's name."""
+    """A forecast arm drawn ahead of the present: its 5 to 95 % band (two dotted edges; ``span`` says which
+    quantiles they are when they are others, such as an Rt interval's 2.5 to 97.5 %) and its median line, in one
+    colour, labelled with the arm's name."""
 
     label: str
     x: np.ndarray
@@ -48,11 +49,13 @@ class Band:
     color: str
     #: On the second y axis (:attr:`Line.right`).
     right: bool = False
+    #: The quantiles of the edges, as the legend says them.
+    span: str = "5-95%"
 
     def lines(self) -> tuple[Line, ...]:
         """The band's edges and its median as lines (the upper edge and the median carry the legend)."""
         return (
-            Line(f"{self.label} 5-95%", self.x, self.high, self.color, "dot", right=self.right),
+            Line(f"{self.label} {self.span}", self.x, self.high, self.color, "dot", right=self.right),
             Line("", self.x, self.low, self.color, "dot", right=self.right),
             Line(f"{self.label} median", self.x, self.median, self.color, right=self.right),
         )
@@ -101,8 +104,8 @@ def _numbers(values: np.ndarray) -> list[float | None]:
 
 def spec_data(spec: ChartSpec) -> dict[str, Any]:
     """The numbers behind ``spec``, JSON-ready: its title and axis labels, each line (label, x, y, points or
-    joined, on the second axis or not), each band (label, x, low 5 %, median, high 95 %, axis) and each mark
-    (x, label)."""
+    joined, on the second axis or not), each band (label, x, low, median, high, axis, the quantiles of its edges)
+    and each mark (x, label)."""
     return {
         "title": spec.title,
         "xlabel": spec.xlabel,
@@ -121,6 +124,7 @@ def spec_data(spec: ChartSpec) -> dict[str, Any]:
                 "median": _numbers(b.median),
                 "high": _numbers(b.high),
                 "right": b.right,
+                "span": b.span,
             }
             for b in spec.bands
         ],

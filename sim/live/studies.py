@@ -385,10 +385,12 @@ def rt_spec(job: StudyJob) -> ChartSpec:
     est = job.result
     x = np.asarray(est.end, dtype=np.float64)
     q = est.quantiles
-    band = Band("R 95%", x, np.asarray(q["q025"]), np.asarray(q["median"]), np.asarray(q["q975"]), "cyan+")
+    band = Band(
+        "R", x, np.asarray(q["q025"]), np.asarray(q["median"]), np.asarray(q["q975"]), "cyan+", span="2.5-97.5%"
+    )
     one = Line("R = 1", x, np.ones_like(x), "red")
     mean = Line("R mean", x, np.asarray(est.mean, dtype=np.float64), "white")
-    title = f"Rt of {_name(job.request.observed)} · serial interval {shown(job.request.serial_interval, 30)}"
+    title = f"Rt of {_name(job.request.observed)} · serial interval {_name(job.request.serial_interval)}"
     return ChartSpec(title, "tick (window's last)", "R", (mean, one), bands=(band,), integer=False)
 
 
