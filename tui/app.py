@@ -42,6 +42,7 @@ from .pace import SPEEDS, Pace
 from .palette import PALETTE, key_commands, plugin_commands
 from .plugin_actions import PluginActions
 from .rate import TickRate
+from .replay import Replaying
 from .resources import Resources
 from .screens import HelpScreen
 from .settings import Settings
@@ -181,6 +182,14 @@ class AgoraApp(App[None]):
             id="backtest",
         ),
         Binding(
+            "p",
+            "form('replay')",
+            "Replay",
+            tooltip="replay a session that has ended, at any tick of its run",
+            show=False,
+            id="replay",
+        ),
+        Binding(
             "K,shift+k",
             "form('cancel')",
             "Cancel study",
@@ -261,6 +270,7 @@ class AgoraApp(App[None]):
         self.observing = Observing(self)
         self.grouping = Grouping(self)
         self.studying = Studying(self)
+        self.replaying = Replaying(self)
         self.settings = Settings(self, self.BINDINGS)
         options = FrontEndOptions(
             world_path,
@@ -423,7 +433,8 @@ class AgoraApp(App[None]):
     def action_form(self, kind: str) -> None:
         """Ask for what a form does: the Dashboard's session chart against an observed series (``observed``,
         ``tui.observed``) or by group (``group``, ``tui.grouping``); Rt, a fit or a backtest of observed data beside
-        the world (``rt``, ``fit``, ``backtest``: ``tui.studies``); ``cancel`` stops the running study."""
+        the world (``rt``, ``fit``, ``backtest``: ``tui.studies``); ``cancel`` stops the running study; ``replay``
+        asks which ended session to replay (``tui.replay``)."""
         if self.controller is None:
             return
         if kind in ("observed", "group") and self._switcher.current != "dashboard":
@@ -434,6 +445,8 @@ class AgoraApp(App[None]):
             self.grouping.ask()
         elif kind == "cancel":
             self.studying.cancel()
+        elif kind == "replay":
+            self.replaying.ask()
         else:
             self.studying.ask(kind)
 

@@ -17,10 +17,11 @@ import time
 from typing import Any
 
 import numpy as np
+import psutil
 from textual import events
 
 import sim
-from sim.bench.measure import PeakRSS, mb
+from sim.bench.measure import PeakRSS, load_average, mb
 
 from .app import SPEEDS, AgoraApp
 from .screens import HelpScreen
@@ -199,3 +200,131 @@ def bench_tui(
         if own:
             shutil.rmtree(folder, ignore_errors=True)
     return r
+
+
+# -- agora bench tui --replay ------------------------------------------------------------------------------------
+
+#: The session replayed: an SIR epidemic (R0 about 2.5 on ten contacts) run to its end, seeded at random.
+REPLAY_SESSION: dict[str, Any] = {"model": "sir", "params": {"beta": 0.05, "gamma": 0.2}, "seeds": "random:50"}
+#: Jumps timed on each world: to random ticks (a click on the bar), then ] presses.
+JUMPS, PRESSES = 20, 10
+
+
+def _ended_session(path: str) -> tuple[int, int]:
+    """Run :data:`REPLAY_SESSION` on world ``path`` to its end through the Python API (the file saved on close);
+    returns its id and rounds."""
+    with sim.open_world(path).simulation() as live:
+        info = live.inject("bench replay", **REPLAY_SESSION)
+        for _ in range(2000):
+            live.step()
+            info = live.session(int(info["id"]), cascade=False)
+            if info["status"] != "running":
+                break
+    if info["status"] != "completed":
+        raise RuntimeError(f"the replayed session did not end: {info['status']}")
+    return int(info["id"]), int(info["rounds"])
+
+
+async def _replay_latencies(path: str, session: int) -> dict[str, Any]:
+    """Open the UI on ``path``, then time the replay's first load and its jumps (each to the screen repainted)."""
+    from .replay import ReplayScreen, TickSlider  # noqa: PLC0415 - the replay's screen, only for this benchmark
+
+    app = AgoraApp(path)
+    out: dict[str, Any] = {}
+    rss = psutil.Process()
+    async with app.run_test(size=(160, 50)) as pilot:
+        await asyncio.wait_for(app.ready.wait(), 300)
+        await pilot.pause(0.2)
+        before = rss.memory_info().rss
+        t0 = time.perf_counter()
+        screen = await app.replaying.open(session)
+        assert isinstance(screen, ReplayScreen), "the session replays"
+
+        def drawn(tick: int) -> bool:
+            return screen.frame.tick == tick and screen.chart.settled and screen.chart.key == ("replay", session, tick)
+
+        while not drawn(screen.frame.tick):
+            await asyncio.sleep(0.0005)
+        await pilot._wait_for_screen()
+        out["first_load_s"] = round(time.perf_counter() - t0, 3)
+        out["replay_memory_mb"] = mb(rss.memory_info().rss - before)
+        replay = screen.replay
+        out["replay_arrays_mb"] = mb(replay.nbytes)
+        ticks = np.random.default_rng(0).integers(replay.first, replay.last + 1, JUMPS)
+        jumps = []
+        for tick in ticks:
+            t0 = time.perf_counter()
+            screen.post_message(TickSlider.Moved(int(tick)))  # what a click on the bar posts
+            while not drawn(int(tick)):
+                await asyncio.sleep(0.0005)
+            await pilot._wait_for_screen()
+            jumps.append(time.perf_counter() - t0)
+        screen.show(replay.first)
+        presses = []
+        for _ in range(PRESSES):
+            want = min(replay.last, screen.frame.tick + 1)
+            presses.append(await _timed_key(app, pilot, "right_square_bracket", "]", lambda want=want: drawn(want)))
+        frames = []
+        for tick in ticks:  # the figures alone (no screen): what a jump computes
+            t0 = time.perf_counter()
+            replay.at(int(tick) + 1 if int(tick) < replay.last else int(tick) - 1)
+            frames.append(time.perf_counter() - t0)
+        out.update(
+            {
+                "ticks": replay.last - replay.first + 1,
+                "reached": int(replay.times.size),
+                "jump_ms": _ms(jumps),
+                "key_ms": _ms(presses),
+                "frame_only_ms": _ms(frames),
+            }
+        )
+    return out
+
+
+def _ms(seconds: list[float]) -> dict[str, float]:
+    ms = np.asarray(seconds) * 1000
+    return {
+        "p50": round(float(np.percentile(ms, 50)), 1),
+        "p95": round(float(np.percentile(ms, 95)), 1),
+        "max": round(float(ms.max()), 1),
+    }
+
+
+def bench_replay(sizes: tuple[int, ...] = (100_000, 1_000_000), *, avg_degree: float = 10.0) -> dict[str, Any]:
+    """``agora bench tui --replay``: for each size, a world with an SIR session run to its end and saved, then the UI
+    opened on it: the replay's first load, a jump to a random tick (a click on the bar) and a ] press, each to the
+    screen repainted, and the memory the replay added; a 1,000-agent world in the same run is the baseline."""
+    folder = tempfile.mkdtemp(prefix="agora-bench-replay-")
+    r: dict[str, Any] = {"benchmark": "tui replay", "session": REPLAY_SESSION, "jumps": JUMPS, "presses": PRESSES}
+    try:
+        for n in (1_000, *sizes):
+            path = os.path.join(folder, f"w{n}.db")
+            t0 = time.perf_counter()
+            sim.new_world(path, agents=n, avg_degree=avg_degree, seed=1, name=f"w{n}", force=True)
+            session, rounds = _ended_session(path)
+            made = round(time.perf_counter() - t0, 1)
+            with PeakRSS() as peak:
+                got = asyncio.run(_replay_latencies(path, session))
+            key = "baseline_1000" if n == 1_000 else str(n)
+            r[key] = {"agents": n, "rounds": rounds, "made_and_run_s": made, **got, "peak_rss_mb": mb(peak.peak)}
+        r["target_jump_ms_at_1m"] = 200
+        r["load_average"] = load_average()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return r
+
+
+def replay_text(r: dict[str, Any]) -> str:
+    """The replay benchmark in a few lines (``--json`` gives all of it)."""
+    lines = []
+    for key, part in r.items():
+        if isinstance(part, dict) and "jump_ms" in part:
+            lines.append(
+                f"{part['agents']:>9,} agents  first load {part['first_load_s']:.2f} s  "
+                f"jump p50 {part['jump_ms']['p50']} ms (p95 {part['jump_ms']['p95']})  "
+                f"] p50 {part['key_ms']['p50']} ms  figures alone p50 {part['frame_only_ms']['p50']} ms  "
+                f"memory +{part['replay_memory_mb']} MB (arrays kept {part['replay_arrays_mb']} MB)"
+                + ("  (baseline)" if key.startswith("baseline") else "")
+            )
+    lines.append(f"target: a jump under {r['target_jump_ms_at_1m']} ms at 1,000,000 agents")
+    return "\n".join(lines)

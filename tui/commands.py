@@ -55,7 +55,13 @@ def add_bench_commands(bsub: Any) -> None:
         description="TUI benchmark (Textual Pilot, headless): keypress latency while a world of N agents runs, "
         "beside the same keys on a tiny idle world, and the time to the first frame on a default-sized world.",
     )
-    bt.add_argument("--agents", type=positive_int, default=1_000_000, metavar="N", help="agents (default 1,000,000)")
+    bt.add_argument(
+        "--agents",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="agents (default 1,000,000; with --replay, 100,000 then 1,000,000)",
+    )
     bt.add_argument(
         "--sessions", type=positive_int, default=5, metavar="S", help="concurrent sessions while measuring (default 5)"
     )
@@ -65,6 +71,13 @@ def add_bench_commands(bsub: Any) -> None:
         help="also time the keys while a forecast (f: 200 continuations an arm, two arms) runs, beside the same "
         "keys without one in the same run",
     )
+    bt.add_argument(
+        "--replay",
+        action="store_true",
+        help="instead: time the replay (p) of an ended SIR session on worlds of 100,000 and 1,000,000 agents (or "
+        "--agents N alone): its first load, a jump to a random tick and a ] press, each to the screen repainted, "
+        "and its memory, beside a 1,000-agent world",
+    )
     bt.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
 
@@ -72,9 +85,14 @@ def handle(args: argparse.Namespace) -> int:
     """Run ``agora tui``, a bare ``agora`` or ``agora bench tui``; returns the exit code."""
     if args.command == "bench":
         # Textual and the engine are imported when the benchmark runs: `agora --help` loads this module.
-        from tui.bench import bench_tui  # noqa: PLC0415 - Textual, only to run the benchmark
+        from tui.bench import bench_replay, bench_tui, replay_text  # noqa: PLC0415 - Textual, only to run it
 
-        result = bench_tui(args.agents, sessions=args.sessions, forecast=args.forecast)
+        if args.replay:
+            result = bench_replay((100_000, 1_000_000) if args.agents is None else (args.agents,))
+            emit(args, result, replay_text(result))
+            return 0
+        agents = 1_000_000 if args.agents is None else args.agents
+        result = bench_tui(agents, sessions=args.sessions, forecast=args.forecast)
         emit(args, result, "\n".join(f"{k:<36}{v}" for k, v in result.items() if not isinstance(v, dict)))
         return 0
     # The engine (numpy, igraph) and Textual are imported when the UI opens: `agora --help` loads this module.

@@ -53,6 +53,10 @@ PALETTE = {
         "Session chart by group (layer, a category, bands of a number)",
         "Draw the session's new infections per tick by contact layer or by a group of agents (AGE:0,5,15,65)",
     ),
+    "form('replay')": (
+        "Replay a session (scrub to any tick)",
+        "Show a session that has ended as it was at any tick of its run, rebuilt from the world file",
+    ),
     "form('rt')": ("Rt of an observed curve", "R over time with its 95 % interval, as agora rt gives it (a form)"),
     "form('fit')": ("Fit a model to observed data", "A model's parameters fitted to a file, as agora fit (a form)"),
     "form('backtest')": (

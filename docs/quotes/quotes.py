@@ -160,6 +160,22 @@ kill %2; grep -m1 -A1 '^event: tick' $W/events.txt
         ],
     ),
     Scene(
+        "tui-views",
+        [
+            # docs/figures/make_tui_views.py drives the real UI on the Hagelloch village (an SIR session run to its
+            # end, replayed; Rt and a fit of the Measles 1861 curve) and writes each view's screen as text.
+            Step(
+                "tui-replay",
+                "docs/tui.md",
+                commands="agora new $W/v.db --people ../shared/data/hagelloch.csv --id PN --group HN:household "
+                "--group CL:class --skip preschool > /dev/null && "
+                "python docs/figures/make_tui_views.py $W/v.db ../shared/data $W && cat $W/replay.txt",
+            ),
+            Step("tui-rt", "docs/tui.md", commands="cat $W/rt.txt"),
+            Step("tui-fit", "docs/tui.md", commands="cat $W/fit.txt"),
+        ],
+    ),
+    Scene(
         "screenshot",
         [
             # docs/figures/make_screenshots.py draws the README's screen (and docs/figures/dashboard.svg) from a

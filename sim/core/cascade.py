@@ -110,6 +110,14 @@ class CascadeTracker:
         out[self._all_agents()] = self._gen[: self.size]
         return out
 
+    @property
+    def root(self) -> np.ndarray:
+        """Each agent's tree, named by its root agent; -1 for an agent not in the forest (a new array)."""
+        out = np.full(self.position.size, -1, dtype=np.int64)
+        agents = self._all_agents().astype(np.int64)
+        out[agents] = agents[self._tree[: self.size]]
+        return out
+
     def _all_agents(self) -> np.ndarray:
         """The agent at each position."""
         if not self._agents:
