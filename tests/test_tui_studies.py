@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -106,6 +107,33 @@ async def test_f_fits_seir_to_the_measles_onsets_on_the_village_and_b_backtests_
         lines = str(view.query_one("#study-lines").render())
         assert "seir: " in lines and all(f"{p}: median" in lines for p in ("beta", "sigma", "gamma"))
         await exported_as_shown(app, pilot, view)
+        # right: each parameter's posterior, the particles' weights in 20 bins of its prior's range, by hand
+        res = job.result
+        for j, name in enumerate(res.names):
+            await pilot.press("right")
+            assert await until(pilot, lambda j=j: view.chart.settled and view.chart.key == ("study", job.id, j + 1))
+            (post,) = view.chart.spec.lines
+            prior = res.params[name].prior
+            edges = np.linspace(prior.lo, prior.hi, 21)
+            by_hand = [
+                res.weights[(res.samples[:, j] >= a) & (res.samples[:, j] < b)].sum() for a, b in pairwise(edges)
+            ]
+            by_hand[-1] += res.weights[res.samples[:, j] == prior.hi].sum()
+            assert (
+                np.allclose(post.y, by_hand)
+                and abs(post.y.sum() - 1) < 1e-9
+                and f"posterior of {name}" in view.chart.spec.title
+            )
+            marks = {m.label: m.x for m in view.chart.spec.marks}
+            assert marks == {
+                "median": res.params[name].median,
+                "5 %": res.params[name].ci90[0],
+                "95 %": res.params[name].ci90[1],
+            }
+            assert f"posterior of {name}" in view.chart.text
+        await exported_as_shown(app, pilot, view)  # the posterior shown, exported as shown
+        await pilot.press("right")  # round to the predictive band
+        assert await until(pilot, lambda: view.chart.key == ("study", job.id, 0))
         await pilot.press("escape")
 
         backtest = {"observed": curve, **SEIR, "cuts": "2", "horizon": "7", "budget": "200", "more": "seed=1 workers=1"}

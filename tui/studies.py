@@ -25,7 +25,16 @@ from textual.widgets import Input, Label, Static
 
 from sim.errors import AgoraError
 from sim.live.frontend import export_spec, shown
-from sim.live.studies import TITLES, StudyJob, form_fields, parse_study, read_form, study_lines, study_spec
+from sim.live.studies import (
+    TITLES,
+    StudyJob,
+    form_fields,
+    parse_study,
+    read_form,
+    study_lines,
+    study_pages,
+    study_spec,
+)
 
 from .charts import Chart
 from .host import AppHost
@@ -91,7 +100,12 @@ class StudyScreen(ModalScreen[dict[str, object] | None]):
 class StudyView(ModalScreen[None]):
     """A finished study: its chart (as exported) and its result in words. ``e`` exports the chart; escape closes."""
 
-    BINDINGS = [Binding("escape", "close", "Close"), Binding("e", "export", "Export")]
+    BINDINGS = [
+        Binding("escape", "close", "Close"),
+        Binding("e", "export", "Export"),
+        Binding("left", "page(-1)", "Previous chart", show=False),
+        Binding("right", "page(1)", "Next chart", show=False),
+    ]
     DEFAULT_CSS = """
     StudyView > Vertical { width: 100%; height: 100%; border: thick $primary; background: $surface; }
     StudyView #study-chart { height: 2fr; }
@@ -101,20 +115,28 @@ class StudyView(ModalScreen[None]):
     def __init__(self, job: StudyJob) -> None:
         super().__init__()
         self.job = job
+        #: The chart shown: 0 the study's own; a fit's 1 and on its parameters' posteriors (left and right).
+        self.page = 0
         #: The files of the exports made here (PNG, SVG, JSON each).
         self.exported: list[tuple[str, ...]] = []
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Chart(id="study-chart", min_interval=0.0)
+            pages = "left/right: the posteriors · " if study_pages(self.job) > 1 else ""
             yield Static(
-                Text("\n".join(study_lines(self.job)) + "\n(e: export the chart · escape: close)"), id="study-lines"
+                Text("\n".join(study_lines(self.job)) + f"\n({pages}e: export the chart · escape: close)"),
+                id="study-lines",
             )
 
     def on_mount(self) -> None:
-        self.query_one("#study-chart", Chart).show(
-            ("study", self.job.id), lambda _points: study_spec(self.job), force=True
-        )
+        self.action_page(0)
+
+    def action_page(self, step: int) -> None:
+        """Show the next (or previous) chart of the study, round the pages."""
+        self.page = (self.page + step) % study_pages(self.job)
+        page = self.page
+        self.chart.show(("study", self.job.id, page), lambda _points: study_spec(self.job, page), force=True)
 
     @property
     def chart(self) -> Chart:
@@ -122,8 +144,8 @@ class StudyView(ModalScreen[None]):
 
     async def action_export(self) -> None:
         """The chart as shown to PNG and SVG, its numbers to JSON, under the saves folder's exports."""
-        spec = study_spec(self.job)
-        base = f"{self.job.kind}-{self.job.id}-tick{self.job.tick}"
+        spec = study_spec(self.job, self.page)
+        base = f"{self.job.kind}-{self.job.id}-tick{self.job.tick}" + (f"-posterior{self.page}" if self.page else "")
         try:
             paths = await asyncio.to_thread(export_spec, spec, base)
         except (AgoraError, OSError) as exc:

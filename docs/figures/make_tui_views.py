@@ -9,7 +9,9 @@ CL:class --skip preschool``; DATA the datasets' folder. The UI opens WORLD headl
 
 - ``replay.txt``: p, the session replayed at tick 20 (home, then } twice);
 - ``rt.txt``: r on the Measles 1861 curve with its serial interval, a week's window;
-- ``fit.txt``: F, an SEIR fit of the same curve's onsets (a budget of 300 simulations, seed 1, one worker).
+- ``fit.txt``: F, an SEIR fit of the same curve's onsets (a budget of 300 simulations, seed 1, one worker);
+- ``posterior.txt``: right in the fit's view, the posterior of its first parameter (beta);
+- ``backtest.txt``: b, a backtest of that fit on two cuts, seven days ahead (a budget of 200 a cut).
 """
 
 from __future__ import annotations
@@ -40,7 +42,8 @@ def screen_text(app) -> str:
     return "\n".join(strip.text.rstrip() for strip in app.screen._compositor.render_strips()) + "\n"
 
 
-async def study(app, pilot, key: str, values: dict[str, str], done: int) -> str:
+async def study(app, pilot, key: str, values: dict[str, str], done: int) -> tuple[str, str]:
+    """The study's view as text, and (right) its second chart's: a fit's first posterior."""
     await pilot.press(key)
     await until(pilot, lambda: isinstance(app.screen, StudyScreen))
     for name, value in values.items():
@@ -52,8 +55,12 @@ async def study(app, pilot, key: str, values: dict[str, str], done: int) -> str:
     await until(pilot, lambda: view.chart.settled and view.chart.spec is not None)
     await pilot.pause()
     text = screen_text(app)
+    await pilot.press("right")
+    await until(pilot, lambda: view.chart.settled and view.chart.key[-1] == view.page)
+    await pilot.pause()
+    second = screen_text(app)
     await pilot.press("escape")
-    return text
+    return text, second
 
 
 async def main(world: str, data: str, out: str) -> None:
@@ -80,13 +87,21 @@ async def main(world: str, data: str, out: str) -> None:
         await pilot.press("escape")
         curve = os.path.join(data, "incidence-Measles1861.csv")
         serial = os.path.join(data, "serial-interval-Measles1861.csv")
-        rt = await study(app, pilot, "r", {"observed": curve, "serial_interval": serial, "window": "7"}, 1)
+        rt, _ = await study(app, pilot, "r", {"observed": curve, "serial_interval": serial, "window": "7"}, 1)
         with open(os.path.join(out, "rt.txt"), "w") as f:
             f.write(rt)
         seir = {"observe": "cases=onsets", "model": "seir", "params": "beta=0.01..0.3 sigma=0.05..0.5 gamma=0.05..0.5"}
-        fit = await study(app, pilot, "F", {"observed": curve, **seir, "budget": "300", "more": "seed=1 workers=1"}, 2)
+        fit, posterior = await study(
+            app, pilot, "F", {"observed": curve, **seir, "budget": "300", "more": "seed=1 workers=1"}, 2
+        )
         with open(os.path.join(out, "fit.txt"), "w") as f:
             f.write(fit)
+        with open(os.path.join(out, "posterior.txt"), "w") as f:
+            f.write(posterior)
+        cuts = {"observed": curve, **seir, "cuts": "2", "horizon": "7", "budget": "200", "more": "seed=1 workers=1"}
+        backtest, _ = await study(app, pilot, "b", cuts, 3)
+        with open(os.path.join(out, "backtest.txt"), "w") as f:
+            f.write(backtest)
 
 
 if __name__ == "__main__":

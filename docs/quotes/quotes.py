@@ -173,6 +173,8 @@ kill %2; grep -m1 -A1 '^event: tick' $W/events.txt
             ),
             Step("tui-rt", "docs/tui.md", commands="cat $W/rt.txt"),
             Step("tui-fit", "docs/tui.md", commands="cat $W/fit.txt"),
+            Step("tui-posterior", "docs/tui.md", commands="cat $W/posterior.txt"),
+            Step("tui-backtest", "docs/tui.md", commands="cat $W/backtest.txt"),
         ],
     ),
     Scene(

@@ -441,8 +441,41 @@ def backtest_spec(job: StudyJob) -> ChartSpec:
     return ChartSpec(title, "tick", f"{shown(res.column, 20)} (agents)", lines, bands=tuple(bands), marks=tuple(marks))
 
 
-def study_spec(job: StudyJob) -> ChartSpec:
-    """The chart of a finished study (see the module docstring)."""
+def posterior_spec(job: StudyJob, index: int) -> ChartSpec:
+    """A fit's posterior of its parameter ``index``: the particles' weights summed in 20 bins across the prior's
+    range (log-spaced for a log-uniform prior), as a line over the bins' centres, with the posterior's median and
+    90 % interval marked."""
+    res = job.result
+    name = str(res.names[index])
+    p = res.params[name]
+    lo, hi = float(p.prior.lo), float(p.prior.hi)
+    edges = np.geomspace(lo, hi, 21) if p.prior.log else np.linspace(lo, hi, 21)
+    values = np.asarray(res.samples, dtype=np.float64)[:, index]
+    weights = np.asarray(res.weights, dtype=np.float64)
+    share, _ = np.histogram(values, bins=edges, weights=weights / weights.sum())
+    centres = np.sqrt(edges[:-1] * edges[1:]) if p.prior.log else (edges[:-1] + edges[1:]) / 2
+    low, high = p.ci90
+    marks = (Mark(float(p.median), "median"), Mark(float(low), "5 %"), Mark(float(high), "95 %"))
+    return ChartSpec(
+        f"posterior of {shown(name, 30)} · {shown(res.model, 20)} fit to {_name(job.request.observed)}",
+        f"{shown(name, 30)} (prior {'log-uniform' if p.prior.log else 'uniform'} {lo:g} to {hi:g}; 20 bins)",
+        "posterior weight",
+        (Line("", centres, share),),  # the title names it: no legend over the marks' labels
+        integer=False,
+        marks=marks,
+    )
+
+
+def study_pages(job: StudyJob) -> int:
+    """How many charts a finished study's view pages through: a fit's predictive band, then each parameter's
+    posterior; one for Rt and a backtest."""
+    return 1 + len(job.result.names) if job.kind == "fit" and job.result is not None else 1
+
+
+def study_spec(job: StudyJob, page: int = 0) -> ChartSpec:
+    """The chart of a finished study (see the module docstring); a fit's ``page`` 1 and on: its posteriors."""
+    if job.kind == "fit" and page > 0:
+        return posterior_spec(job, page - 1)
     return rt_spec(job) if job.kind == "rt" else fit_spec(job) if job.kind == "fit" else backtest_spec(job)
 
 
@@ -493,8 +526,10 @@ __all__ = [
     "fit_spec",
     "form_fields",
     "parse_study",
+    "posterior_spec",
     "read_form",
     "rt_spec",
     "study_lines",
+    "study_pages",
     "study_spec",
 ]
