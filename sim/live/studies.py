@@ -47,6 +47,7 @@ from sim.engine.requests import Backtest, Fit
 from sim.errors import AgoraError, BadParameterError
 from sim.live.forecasts import _DaemonExecutor, foreground_workers
 from sim.live.policy import Host
+from sim.store.timeticks import format_duration
 
 #: The studies, in the order a front end offers them.
 KINDS = ("rt", "fit", "backtest")
@@ -391,7 +392,9 @@ def rt_spec(job: StudyJob) -> ChartSpec:
     one = Line("R = 1", x, np.ones_like(x), "red")
     mean = Line("R mean", x, np.asarray(est.mean, dtype=np.float64), "white")
     title = f"Rt of {_name(job.request.observed)} · serial interval {_name(job.request.serial_interval)}"
-    return ChartSpec(title, "tick (window's last)", "R", (mean, one), bands=(band,), integer=False)
+    seconds = getattr(est, "tick_seconds", None)
+    tick = f"tick ({format_duration(int(seconds))}; each window at its last)" if seconds else "tick (window's last)"
+    return ChartSpec(title, tick, "R", (mean, one), bands=(band,), integer=False)
 
 
 def fit_spec(job: StudyJob) -> ChartSpec:
