@@ -110,7 +110,7 @@ class Grouping:
         if live is None:
             return "no world is open"
         try:
-            live.sessions.by(-1, by)
+            live.sessions.check_by(by)
         except AgoraError as exc:
             return str(exc)
         return None

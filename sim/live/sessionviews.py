@@ -318,6 +318,14 @@ class SessionViews:
                 out[name] = entries[:, chosen].sum(axis=1)
         return out
 
+    def check_by(self, by: By) -> None:
+        """Nothing when the live world can be grouped by ``by``.
+
+        Raises:
+            BadParameterError: it cannot (see :func:`sim.analysis.bygroup.groups_of`).
+        """
+        groups_of(self.controller.world, by)
+
     def by(self, session_id: int, by: By) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Session ``session_id``'s new infections per tick by group (:func:`sim.analysis.bygroup.new_by`:
         ``new@GROUP``, summing to ``new``) at the world ticks of its :meth:`chart`; no tick yet (or no such
@@ -327,7 +335,7 @@ class SessionViews:
         Raises:
             BadParameterError: ``by`` names no column of the world (or ``layer`` where it has none).
         """
-        groups_of(self.controller.world, by)  # the column checked whether or not a tick has run
+        self.check_by(by)  # the column checked whether or not a tick has run
         s = self._session(session_id)
         rec = s.series if s is not None else None
         if s is None or rec is None or not rec.length or s.started_tick is None:
