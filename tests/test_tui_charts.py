@@ -19,7 +19,7 @@ from sim.analysis.chartspec import spec_data
 from sim.store.create import synthetic_world
 from sim.store.worldfile import save_world
 from tui.app import AgoraApp
-from tui.charts import Chart, ChartSpec, Line, compact, downsample, nice_ticks
+from tui.charts import Chart, ChartSpec, Line, compact, downsample, nice_ticks, tick_labels
 
 pytestmark = pytest.mark.usefixtures("keep_notifications")
 
@@ -348,6 +348,12 @@ def test_downsample_and_ticks():
     assert nice_ticks(0, 1995, 4) == [0, 500, 1000, 1500, 2000]
     assert nice_ticks(0, 1, 2, integer=True) == [0, 1]
     assert [compact(v) for v in (950, 12_000, 1_250_000, 0.25, 2.0)] == ["950", "12k", "1.2M", "0.25", "2"]
+    # The memory chart's axis over a fraction of a MB read 87.1 on every tick: each label is told apart now.
+    ticks = nice_ticks(87.11, 87.19, 4)
+    assert [compact(t) for t in ticks].count("87.1") > 1
+    assert tick_labels(ticks) == [f"{t:g}" for t in ticks] == ["87.1", "87.125", "87.15", "87.175", "87.2"]
+    assert tick_labels([12_000, 12_050, 12_100]) == ["12k", "12.05k", "12.1k"]
+    assert tick_labels([0, 500, 1000]) == ["0", "500", "1000"]
 
 
 async def test_keys_are_in_the_help_and_the_palette(world_file):

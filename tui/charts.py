@@ -89,21 +89,40 @@ def nice_ticks(lo: float, hi: float, count: int = 5, integer: bool = False) -> l
     return [round(first + i * step, 12) for i in range(n)]
 
 
-def compact(v: float) -> str:
-    """A short axis label: ``950``, ``1.2k``, ``3M``, ``0.25``."""
+def _unit(v: float) -> tuple[float, str]:
+    """The scale and suffix of a short label of ``v`` (``1e3, "k"`` from 10,000 up)."""
     a = abs(v)
-    if a >= 1e9:
-        s, unit = v / 1e9, "G"
-    elif a >= 1e6:
-        s, unit = v / 1e6, "M"
-    elif a >= 1e4:
-        s, unit = v / 1e3, "k"
-    else:
-        s, unit = v, ""
-    if unit or a >= 10 or v == int(v):
+    for scale, unit in ((1e9, "G"), (1e6, "M"), (1e4, "k")):
+        if a >= scale:
+            return (1e3 if unit == "k" else scale), unit
+    return 1.0, ""
+
+
+def compact(v: float, digits: int | None = None) -> str:
+    """A short axis label: ``950``, ``1.2k``, ``3M``, ``0.25``; with ``digits``, that many decimals at most (in
+    the label's unit)."""
+    scale, unit = _unit(v)
+    s = v / scale
+    if digits is not None:
+        return (f"{s:.{digits}f}".rstrip("0").rstrip(".") or "0") + unit
+    if unit or abs(v) >= 10 or v == int(v):
         text = f"{s:.1f}".rstrip("0").rstrip(".") if s != int(s) else f"{int(s)}"
         return text + unit
     return f"{v:.3g}"
+
+
+def tick_labels(ticks: Sequence[float]) -> list[str]:
+    """The :func:`compact` labels of an axis's ``ticks``, with as many more decimals as it takes to tell each
+    from its neighbours and to say each exactly (ticks 0.025 apart about 87 read ``87.125``, ``87.15``..., not
+    ``87.1`` each)."""
+    labels = [compact(t) for t in ticks]
+    if len(set(labels)) == len(labels):
+        return labels
+    for digits in range(1, 7):
+        exact = all(abs(round(t / _unit(t)[0], digits) - t / _unit(t)[0]) < 1e-9 for t in ticks)
+        if exact:
+            break
+    return [compact(t, digits) for t in ticks]
 
 
 # -- drawing ------------------------------------------------------------------------------------------
@@ -139,7 +158,7 @@ def _build_text(spec: ChartSpec, width: int, height: int, theme: str | None) -> 
             if spec.edges is not None and spec.edges.size > 1:
                 edges = spec.edges
                 ticks = [t for t in nice_ticks(float(edges[0]), float(edges[-1]), 4) if edges[0] <= t <= edges[-1]]
-                plt.xticks(ticks, [compact(t) for t in ticks])
+                plt.xticks(ticks, tick_labels(ticks))
                 plt.xlim(float(edges[0]) - 0.1 * w, float(edges[-1]) + 0.1 * w)
         else:
             style = {k: v for k, v in (("color", ln.color), ("marker", ln.marker)) if v is not None}
@@ -156,7 +175,7 @@ def _build_text(spec: ChartSpec, width: int, height: int, theme: str | None) -> 
         if hi <= lo:
             hi = lo + 1.0
         yticks = nice_ticks(lo, hi, max(2, min(5, rows // 2)), integer=spec.integer)
-        plt.yticks(yticks, [compact(t) for t in yticks], yside=side)  # type: ignore[arg-type]  # plotext: "left"/"right"
+        plt.yticks(yticks, tick_labels(yticks), yside=side)  # type: ignore[arg-type]  # plotext: "left"/"right"
         plt.ylim(yticks[0], yticks[-1], yside=side)  # type: ignore[arg-type]  # as above
         yrange = yrange or (yticks[0], yticks[-1])
     if yrange is not None and not spec.bars:
@@ -165,7 +184,7 @@ def _build_text(spec: ChartSpec, width: int, height: int, theme: str | None) -> 
         if xhi <= xlo:
             xhi = xlo + 1.0
         xticks = [t for t in nice_ticks(xlo, xhi, max(2, min(6, width // 12)), integer=True) if xlo <= t <= xhi]
-        plt.xticks(xticks, [compact(t) for t in xticks])
+        plt.xticks(xticks, tick_labels(xticks))
         plt.xlim(xlo, xhi)
         _draw_marks(plt, spec.marks, (xlo, xhi), yrange, rows)
     title = spec.title if lows or not spec.hint else f"{spec.title}: {spec.hint}" if spec.title else spec.hint
@@ -603,6 +622,7 @@ __all__ = [
     "Mark",
     "build_text",
     "compact",
+    "tick_labels",
     "compare_spec",
     "downsample",
     "histogram_spec",
