@@ -28,13 +28,11 @@ but not ``sim.runs``, takes the types it shows from here (:class:`Forecast`, :cl
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import dataclasses
 import itertools
 import os
 import sys
-import threading
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -43,6 +41,7 @@ from typing import ClassVar
 from sim.core.world import World
 from sim.engine.requests import Arm, Forecast
 from sim.errors import AgoraError, BadParameterError, RuleError
+from sim.live.background import BackgroundRun
 from sim.live.policy import Host, NotFoundError, StateError
 from sim.model.registry import Registry
 from sim.model.seeds import SERVED
@@ -108,24 +107,6 @@ class ForecastJob:
         }
 
 
-class _DaemonExecutor(concurrent.futures.ThreadPoolExecutor):
-    """Each call in a daemon thread of its own: a forecast under way never holds the process's exit up."""
-
-    def submit(self, fn, /, *args, **kwargs):  # type: ignore[no-untyped-def]
-        future: concurrent.futures.Future = concurrent.futures.Future()
-
-        def work() -> None:
-            if not future.set_running_or_notify_cancel():
-                return
-            try:
-                future.set_result(fn(*args, **kwargs))
-            except BaseException as exc:  # noqa: BLE001 - handed to the caller
-                future.set_exception(exc)
-
-        threading.Thread(target=work, name="agora-forecast-io", daemon=True).start()
-        return future
-
-
 def _running_session(world: World, session: int | None) -> None:
     """Refuse a forecast of a session the world does not have running.
 
@@ -179,9 +160,8 @@ class Forecasts:
         self._jobs: dict[str, ForecastJob] = {}
         self._tasks: set[asyncio.Task] = set()
         self._done: dict[str, asyncio.Event] = {}
-        #: A running job's stop (set by :meth:`cancel`) and how to cancel its coroutine on its own loop.
-        self._stops: dict[str, threading.Event] = {}
-        self._inner: dict[str, Callable[[], None]] = {}
+        #: A running job's run in the background (:meth:`cancel` stops it).
+        self._runs: dict[str, BackgroundRun] = {}
 
     def jobs(self) -> list[ForecastJob]:
         """Every job kept, oldest first (running ones and the last :data:`KEEP_FINISHED` finished)."""
@@ -287,7 +267,7 @@ class Forecasts:
         job = ForecastJob(f"f{next(self._ids)}", req, int(fork.tick), actor=actor)
         self._jobs[job.id] = job
         self._done[job.id] = asyncio.Event()
-        self._stops[job.id] = threading.Event()
+        self._runs[job.id] = BackgroundRun("forecast")
         self._forget()
         task = asyncio.get_running_loop().create_task(self._run(job, fork, registry, checked))
         self._tasks.add(task)
@@ -311,12 +291,9 @@ class Forecasts:
         self.host.audit("forecast cancelled", {"id": job.id, "progress": round(job.progress, 4)}, actor)
         if forget:
             self._jobs.pop(job.id, None)
-        stop = self._stops.get(job.id)
-        if stop is not None:
-            stop.set()
-        kill = self._inner.get(job.id)
-        if kill is not None:
-            kill()
+        run = self._runs.get(job.id)
+        if run is not None:  # its worker processes are ended within a second, its runs stop between two ticks
+            run.cancel()
         done = self._done.get(job.id)
         if done is not None:
             with contextlib.suppress(TimeoutError):
@@ -339,41 +316,14 @@ class Forecasts:
         def progress(_what: str, fraction: float) -> None:
             job.progress = min(1.0, max(job.progress, float(fraction)))
 
-        stop = self._stops[job.id]
-        inner: list[tuple[asyncio.AbstractEventLoop, asyncio.Task[ForecastResult]]] = []
-
-        def kill() -> None:
-            """Cancel the forecast's coroutine on its loop: a map of worker processes ends them (within 0.25 s)."""
-            for loop, task in inner:
-                with contextlib.suppress(RuntimeError):  # its loop has closed: nothing runs any more
-                    loop.call_soon_threadsafe(task.cancel)
-
-        def work() -> ForecastResult:
-            loop = asyncio.new_event_loop()
-            loop.set_default_executor(_DaemonExecutor())
-            try:
-                task: asyncio.Task[ForecastResult] = loop.create_task(
-                    run_forecast(fork, registry, job.request, progress=progress, stop=stop, checked=checked)
-                )
-                inner.append((loop, task))
-                if stop.is_set():  # cancelled before its coroutine existed
-                    task.cancel()
-                try:
-                    return loop.run_until_complete(task)
-                except asyncio.CancelledError:
-                    raise AgoraError("the forecast was cancelled") from None
-            finally:
-                loop.close()
-
-        self._inner[job.id] = kill
+        run = self._runs[job.id]
+        stop = run.stop
         try:
-            result = await asyncio.wrap_future(_DaemonExecutor().submit(work))
+            result = await run.run(
+                lambda: run_forecast(fork, registry, job.request, progress=progress, stop=stop, checked=checked)
+            )
             if not stop.is_set():
                 job.result, job.state, job.progress = result, "done", 1.0
-        except asyncio.CancelledError:  # the world closes: its worker processes are ended too
-            stop.set()
-            kill()
-            raise
         except AgoraError as exc:
             if not stop.is_set():
                 job.state, job.error = "failed", str(exc)
@@ -384,8 +334,7 @@ class Forecasts:
         finally:
             if job.state == "running":  # cancelled (the loop closes)
                 job.state, job.error = "failed", "the forecast was stopped"
-            self._inner.pop(job.id, None)
-            self._stops.pop(job.id, None)
+            self._runs.pop(job.id, None)
             self._done.pop(job.id).set()
             self.host.events.publish(
                 {

@@ -32,7 +32,6 @@ import dataclasses
 import itertools
 import os
 import sys
-import threading
 import time
 import traceback
 from collections.abc import Callable, Mapping
@@ -45,7 +44,8 @@ from sim.analysis.chartspec import Band, ChartSpec, Line, Mark
 from sim.core.safe import shown
 from sim.engine.requests import Backtest, Fit
 from sim.errors import AgoraError, BadParameterError
-from sim.live.forecasts import _DaemonExecutor, foreground_workers
+from sim.live.background import BackgroundRun
+from sim.live.forecasts import foreground_workers
 from sim.live.policy import Host
 from sim.store.timeticks import format_duration
 
@@ -243,7 +243,7 @@ class Studies:
         self.host = host
         self.jobs: dict[str, StudyJob] = {}
         self._done: dict[str, asyncio.Event] = {}
-        self._stops: dict[str, Callable[[], None]] = {}
+        self._runs: dict[str, BackgroundRun] = {}
         self._tasks: set[asyncio.Task] = set()
 
     @property
@@ -270,6 +270,7 @@ class Studies:
         job = StudyJob(f"s{next(self._ids)}", kind, request, int(self.host.world.tick))
         self.jobs[job.id] = job
         self._done[job.id] = asyncio.Event()
+        self._runs[job.id] = BackgroundRun(TITLES[kind])  # before its task: a cancel at once stops it too
         task = asyncio.get_running_loop().create_task(self._run(job, fork))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -281,9 +282,9 @@ class Studies:
         if job.state != "running":
             return job
         job.state, job.error = "cancelled", f"the {TITLES[job.kind]} was cancelled at {job.progress:.0%}"
-        stop = self._stops.get(job.id)
-        if stop is not None:
-            stop()
+        run = self._runs.get(job.id)
+        if run is not None:
+            run.cancel()
         done = self._done.get(job.id)
         if done is not None:
             with contextlib.suppress(TimeoutError):
@@ -301,38 +302,12 @@ class Studies:
         def progress(what: str, fraction: float) -> None:
             job.progress, job.what = min(1.0, max(job.progress, float(fraction))), str(what)[:120]
 
-        inner: list[tuple[asyncio.AbstractEventLoop, asyncio.Task[Any]]] = []
-        stopped = threading.Event()
-
-        def stop() -> None:
-            stopped.set()
-            for loop, task in inner:
-                with contextlib.suppress(RuntimeError):  # its loop has closed
-                    loop.call_soon_threadsafe(task.cancel)
-
-        def work() -> Any:
-            loop = asyncio.new_event_loop()
-            loop.set_default_executor(_DaemonExecutor())
-            try:
-                task = loop.create_task(_study(job, fork, self.host.registry, progress))
-                inner.append((loop, task))
-                if stopped.is_set():
-                    task.cancel()
-                try:
-                    return loop.run_until_complete(task)
-                except asyncio.CancelledError:
-                    raise AgoraError(f"the {TITLES[job.kind]} was cancelled") from None
-            finally:
-                loop.close()
-
-        self._stops[job.id] = stop
+        run = self._runs[job.id]
+        stopped = run.stop
         try:
-            result = await asyncio.wrap_future(_DaemonExecutor().submit(work))
+            result = await run.run(lambda: _study(job, fork, self.host.registry, progress))
             if not stopped.is_set():
                 job.result, job.state, job.progress = result, "done", 1.0
-        except asyncio.CancelledError:  # the world closes
-            stop()
-            raise
         except AgoraError as exc:
             if not stopped.is_set():
                 job.state, job.error = "failed", str(exc)
@@ -344,7 +319,7 @@ class Studies:
             if job.state == "running":
                 job.state, job.error = "failed", f"the {TITLES[job.kind]} was stopped"
             job.seconds = time.monotonic() - job.started
-            self._stops.pop(job.id, None)
+            self._runs.pop(job.id, None)
             self._done.pop(job.id).set()
 
 
