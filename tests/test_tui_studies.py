@@ -174,3 +174,22 @@ def test_a_fit_of_two_models_is_refused_by_the_form_not_when_it_runs():
     fields = read_form("fit", {"observed": str(data_file(CURVE)), "model": "sir,seir", "params": "beta=0.01..0.3"})
     with pytest.raises(BadParameterError, match="the UI fits one model at a time"):
         parse_study("fit", fields)
+
+
+async def test_a_study_cancelled_as_it_starts_stays_cancelled(village):
+    """A cancel in the gap between a study's start and its first step stops it: before, the study ran on and its
+    result overwrote the cancel."""
+    from sim.live.controller import WorldController
+
+    controller = await WorldController.open(village)
+    try:
+        fields = {
+            "observed": str(data_file(CURVE)),
+            "serial_interval": str(data_file("serial-interval-Measles1861.csv")),
+        }
+        job = await controller.studies.start("rt", fields)
+        await controller.studies.cancel(job.id)
+        job = await controller.studies.wait(job.id)
+        assert job.state == "cancelled" and job.result is None, (job.state, job.error)
+    finally:
+        await controller.close(save=False)
