@@ -193,3 +193,28 @@ async def test_a_study_cancelled_as_it_starts_stays_cancelled(village):
         assert job.state == "cancelled" and job.result is None, (job.state, job.error)
     finally:
         await controller.close(save=False)
+
+
+async def test_the_rt_form_is_agora_rts_options_and_its_priors_reach_the_estimate(village, tmp_path):
+    """The Rt form's fields are ``agora rt``'s options as declared once (sim.engine.fields.RT): the same names, the
+    same help as ``agora rt --help`` gives, the priors and the run among them; an Rt with a prior of its own is
+    ``sim.rt``'s with that prior."""
+    from sim.engine.fields import RT
+    from sim.live.controller import WorldController
+    from sim.live.studies import form_fields
+
+    fields = form_fields("rt")
+    assert [f.name for f in fields] == list(RT.names) and {"prior_mean", "prior_sd", "run"} <= set(RT.names)
+    helped = " ".join(agora(tmp_path, "rt", "--help").stdout.split())
+    for f in fields:
+        assert " ".join(f.help.split()) in helped, f.name
+    curve, serial = str(data_file(CURVE)), str(data_file("serial-interval-Measles1861.csv"))
+    controller = await WorldController.open(village)
+    try:
+        asked = {"observed": curve, "serial_interval": serial, "window": "7", "prior_mean": "2", "prior_sd": "1"}
+        job = await controller.studies.wait((await controller.studies.start("rt", asked)).id)
+    finally:
+        await controller.close(save=False)
+    reference = sim.rt(curve, serial, window=7, prior_mean=2, prior_sd=1)
+    assert job.state == "done" and np.array_equal(job.result.mean, reference.mean)
+    assert not np.array_equal(reference.mean, sim.rt(curve, serial, window=7).mean)  # the prior counts here

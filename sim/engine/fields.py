@@ -234,6 +234,83 @@ FIT_OPTIONS = Options(
 )
 
 #: Every request's declared options (the command line's field-to-flag table reads their flags).
+#: ``agora rt`` and the terminal UI's Rt form (:class:`sim.live.studies.RtRequest`): R over time of an observed curve
+#: (:func:`sim.analysis.rtcurve.rt`'s keywords). Served by no HTTP door: its files are the user's.
+RT = Options(
+    (
+        Option(
+            "observed",
+            "custom",
+            "the curve (.csv, .csv.gz, .parquet: a time column and counts, or a line list) or a run's series file",
+            flag=None,
+            shared="the command's CURVE",
+            served=False,
+        ),
+        Option(
+            "serial_interval",
+            "custom",
+            "the serial interval: a day,probability file, or gamma:MEAN,SD discretised as EpiEstim does",
+            metavar="FILE|gamma:MEAN,SD",
+            served=False,
+        ),
+        Option(
+            "window",
+            "int",
+            "ticks per sliding window (default: a week's, EpiEstim's: 7 of a daily curve, 1 of a weekly one)",
+            None,
+            1,
+            10_000,
+            metavar="W",
+            texts=True,
+            served=False,
+        ),
+        Option("prior_mean", "custom", "R's Gamma prior: its mean (default 5)", metavar="M", served=False),
+        Option("prior_sd", "custom", "R's Gamma prior: its standard deviation (default 5)", metavar="S", served=False),
+        Option(
+            "cases",
+            "custom",
+            "the column of cases (default: the only count column, or local beside imported); of a series file, the "
+            "measure (default new)",
+            metavar="NAME",
+            served=False,
+        ),
+        Option(
+            "imported",
+            "custom",
+            "the column of imported cases: they infect, but did not arise here (default: imported, beside local); "
+            "COLUMN:included where the cases column counts them too (they are taken out of it)",
+            metavar="COLUMN[:included]",
+            served=False,
+        ),
+        Option(
+            "run",
+            "int",
+            "the run of a series file that holds several",
+            None,
+            0,
+            INT32_MAX,
+            metavar="N",
+            texts=True,
+            served=False,
+        ),
+        Option(
+            "time",
+            "custom",
+            "the time column (default: the one named date, time, day, week, epiweek, tick or t), and after a colon "
+            "what one row counts (week:1w, date:1d; default: the rows' own spacing, printed)",
+            metavar="COLUMN[:SPAN]",
+            served=False,
+        ),
+        Option(
+            "tick",
+            "custom",
+            "a tick's length (1d, 1w, 6h; default: what one row counts, so weekly counts tick in weeks)",
+            metavar="DURATION",
+            served=False,
+        ),
+    )
+)
+
 DECLARED = (FORECAST, FIT_OPTIONS)
 
-__all__ = ["DECLARED", "FIT_OPTIONS", "FORECAST", "KERNELS"]
+__all__ = ["DECLARED", "FIT_OPTIONS", "FORECAST", "KERNELS", "RT"]

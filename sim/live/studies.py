@@ -30,6 +30,7 @@ import asyncio
 import contextlib
 import dataclasses
 import itertools
+import math
 import os
 import sys
 import time
@@ -42,6 +43,7 @@ import numpy as np
 
 from sim.analysis.chartspec import Band, ChartSpec, Line, Mark
 from sim.core.safe import shown
+from sim.engine.fields import RT
 from sim.engine.requests import Backtest, Fit
 from sim.errors import AgoraError, BadParameterError
 from sim.live.background import BackgroundRun
@@ -64,16 +66,19 @@ class Field:
     example: str = ""
 
 
-#: ``agora rt``'s options as fields (:func:`sim.analysis.rtcurve.rt`'s keywords).
-RT_FIELDS = (
-    Field("observed", "the curve: a file of counts over time (day,cases; date,cases; a line list)", "incidence.csv"),
-    Field("serial_interval", "gamma:MEAN,SD (days) or a day,probability file", "gamma:11.7,2.0"),
-    Field("window", "ticks per window (default: a week's)", "7"),
-    Field("cases", "the count column (default: cases, or new in a run's series)", "cases"),
-    Field("imported", "the column of imported cases (COLUMN, or COLUMN:included)", ""),
-    Field("time", "the time column (and its unit: week:1d)", ""),
-    Field("tick", "how long a tick lasts (1d, 1w)", ""),
-)
+#: ``agora rt``'s options as the form's fields: their names and help as declared once (:data:`sim.engine.fields.RT`,
+#: which ``agora rt --help`` reads too), with an example of each.
+_RT_EXAMPLES = {
+    "observed": "incidence.csv",
+    "serial_interval": "gamma:11.7,2.0",
+    "window": "7",
+    "prior_mean": "5",
+    "prior_sd": "5",
+    "cases": "cases",
+    "run": "0",
+    "tick": "1d",
+}
+RT_FIELDS = tuple(Field(o.name, RT.help(o.name), _RT_EXAMPLES.get(o.name, "")) for o in RT)
 
 #: The fields a fit's and a backtest's form show one by one (any other goes on the form's last line, ``NAME=VALUE``).
 FIT_SHOWN = ("observed", "observe", "model", "params", "budget", "seed")
@@ -154,18 +159,21 @@ def _value(name: str, text: str) -> object:
 
 @dataclass(frozen=True)
 class RtRequest:
-    """``agora rt``'s request: the curve and the serial interval, and the optional keywords of
-    :func:`sim.analysis.rtcurve.rt` (None: its defaults)."""
+    """``agora rt``'s request (its fields :data:`sim.engine.fields.RT`): the curve and the serial interval, and the
+    optional keywords of :func:`sim.analysis.rtcurve.rt` (None: its defaults)."""
 
     observed: str
     serial_interval: str
     window: int | None = None
+    prior_mean: float | None = None
+    prior_sd: float | None = None
     cases: str | None = None
     imported: str | None = None
+    run: int | None = None
     time: str | None = None
     tick: str | None = None
 
-    FIELDS = tuple(f.name for f in RT_FIELDS)
+    FIELDS = RT.names
 
     @classmethod
     def parse(cls, data: Mapping[str, object]) -> RtRequest:
@@ -173,24 +181,41 @@ class RtRequest:
 
         Raises:
             BadParameterError: an unknown field, no curve or serial interval, a window that is no whole number
-                from 1 to 10,000.
+                from 1 to 10,000, a run that is no whole number, a prior that is no positive number.
         """
-        extra = sorted(set(data) - set(cls.FIELDS))
-        if extra:
-            raise BadParameterError(f"unknown field {extra[0][:40]!r}: the fields are {', '.join(cls.FIELDS)}")
+        read = RT.read(data)  # unknown fields, the window and the run (their digits, as a form types them)
         for need in ("observed", "serial_interval"):
             if not str(data.get(need) or "").strip():
-                raise BadParameterError(f"give {need}: {dict((f.name, f.help) for f in RT_FIELDS)[need]}", fields=need)
-        window = data.get("window")
-        if window is not None:
-            text = str(window).strip()
-            if not text.isdigit() or not 1 <= int(text) <= 10_000:
-                raise BadParameterError(
-                    f"window must be a whole number from 1 to 10,000, not {text[:20]}", fields="window"
-                )
-            window = int(text)
-        optional = {k: (None if data.get(k) is None else str(data[k])) for k in ("cases", "imported", "time", "tick")}
-        return cls(str(data["observed"]), str(data["serial_interval"]), window, **optional)
+                raise BadParameterError(f"give {need}: {RT.help(need)}", fields=need)
+
+        def text(name: str) -> str | None:
+            return None if data.get(name) is None else str(data[name])
+
+        return cls(
+            str(data["observed"]),
+            str(data["serial_interval"]),
+            read["window"],
+            prior_mean=_positive("prior_mean", data.get("prior_mean")),
+            prior_sd=_positive("prior_sd", data.get("prior_sd")),
+            cases=text("cases"),
+            imported=text("imported"),
+            run=read["run"],
+            time=text("time"),
+            tick=text("tick"),
+        )
+
+
+def _positive(name: str, value: object) -> float | None:
+    """A prior's number (None: not given), positive and finite."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        number = float(str(value).strip())
+    except ValueError:
+        number = math.nan
+    if not math.isfinite(number) or number <= 0:
+        raise BadParameterError(f"{name} must be a positive number, not {str(value)[:20]!r}", fields=name)
+    return number
 
 
 def parse_study(kind: str, data: Mapping[str, object]) -> RtRequest | Fit | Backtest:
@@ -330,6 +355,7 @@ async def _study(job: StudyJob, fork: Any, registry: Any, progress: Callable[[st
         from sim.analysis.rtcurve import rt  # noqa: PLC0415 - scipy loads only for a study
 
         progress("reading the curve", 0.1)
+        priors = {k: v for k in ("prior_mean", "prior_sd") if (v := getattr(request, k)) is not None}
         return await asyncio.to_thread(
             rt,
             request.observed,
@@ -337,8 +363,10 @@ async def _study(job: StudyJob, fork: Any, registry: Any, progress: Callable[[st
             window=request.window,
             cases=request.cases,
             imported=request.imported,
+            run=request.run,
             time=request.time,
             tick=request.tick,
+            **priors,
         )
     if job.kind == "fit":
         from sim.runs.fit.fitting import run_fit  # noqa: PLC0415 - the fit loads only for a fit

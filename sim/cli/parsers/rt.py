@@ -7,6 +7,7 @@ from typing import Any
 from sim.cli.args import input_file, non_negative_int, output_file, positive_float, positive_int
 from sim.cli.parsers import Subcommand
 from sim.cli.parsers.options import force_flag, json_flag
+from sim.engine.fields import RT as RT_OPTIONS
 
 _RT_EXAMPLES = """examples:
   agora rt ../shared/data/incidence-Measles1861.csv --serial-interval ../shared/data/serial-interval-Measles1861.csv
@@ -24,59 +25,32 @@ named by its last tick as the file names it. See docs/rt.md."""  # noqa: E501
 
 
 def _rt(p: Any) -> None:
-    """The flags of ``agora rt``."""
-    input_file(p, "curve", what="curve file", help="the curve (.csv, .csv.gz, .parquet) or a run's series file")
+    """The flags of ``agora rt``: their help and metavars as declared once (:data:`sim.engine.fields.RT`, which the
+    terminal UI's Rt form reads too)."""
+    input_file(p, "curve", what="curve file", help=RT_OPTIONS.help("observed"))
     input_file(
         p,
-        "--serial-interval",
+        RT_OPTIONS["serial_interval"].cli_flag,
         what="serial interval file",
-        metavar="FILE|gamma:MEAN,SD",
+        metavar=str(RT_OPTIONS["serial_interval"].metavar),
         required=True,
-        help="the serial interval: a day,probability file, or gamma:MEAN,SD discretised as EpiEstim does",
+        help=RT_OPTIONS.help("serial_interval"),
     )
-    p.add_argument(
-        "--window",
-        type=positive_int,
-        default=None,
-        metavar="W",
-        help="ticks per sliding window (default: a week's, EpiEstim's: 7 of a daily curve, 1 of a weekly one)",
-    )
-    p.add_argument(
-        "--prior-mean", type=positive_float, default=5.0, metavar="M", help="R's Gamma prior: its mean (default 5)"
-    )
-    p.add_argument(
-        "--prior-sd",
-        type=positive_float,
-        default=5.0,
-        metavar="S",
-        help="R's Gamma prior: its standard deviation (default 5)",
-    )
-    p.add_argument(
-        "--cases",
-        "--measure",
-        dest="cases",
-        metavar="NAME",
-        help="the column of cases (default: the only count column, or local beside imported); of a series file, "
-        "the measure (default new)",
-    )
-    p.add_argument(
-        "--imported",
-        metavar="COLUMN[:included]",
-        help="the column of imported cases: they infect, but did not arise here (default: imported, beside local); "
-        "COLUMN:included where the cases column counts them too (they are taken out of it)",
-    )
-    p.add_argument("--run", type=non_negative_int, metavar="N", help="the run of a series file that holds several")
-    p.add_argument(
-        "--time",
-        metavar="COLUMN[:SPAN]",
-        help="the time column (default: the one named date, time, day, week, epiweek, tick or t), and after a colon "
-        "what one row counts (week:1w, date:1d; default: the rows' own spacing, printed)",
-    )
-    p.add_argument(
-        "--tick",
-        metavar="DURATION",
-        help="a tick's length (1d, 1w, 6h; default: what one row counts, so weekly counts tick in weeks)",
-    )
+    types = {"window": positive_int, "prior_mean": positive_float, "prior_sd": positive_float, "run": non_negative_int}
+    defaults = {"prior_mean": 5.0, "prior_sd": 5.0}
+    for option in RT_OPTIONS:
+        if option.name in ("observed", "serial_interval"):
+            continue
+        flags = (option.cli_flag, "--measure") if option.name == "cases" else (option.cli_flag,)
+        more = {"type": types[option.name]} if option.name in types else {}
+        p.add_argument(
+            *flags,
+            dest=option.name,
+            default=defaults.get(option.name),
+            metavar=option.metavar,
+            help=RT_OPTIONS.help(option.name),
+            **more,
+        )
     output_file(p, "--plot", metavar="FIG", help="draw the curve and R with its 95%% interval (.png, .svg, .pdf)")
     force_flag(p, "the --plot file")
     json_flag(p)
