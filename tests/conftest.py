@@ -198,6 +198,15 @@ def hagelloch_file(tmp_path_factory) -> Iterator[Path]:
     yield from _shared(folder / "h.db")
 
 
+@pytest.fixture
+def village(hagelloch_file, tmp_path) -> str:
+    """The Hagelloch village (``HAGELLOCH_LAYERS``) as a world file of the test's own, to write to: a copy of the one
+    built once per process (a module may define its own ``village``)."""
+    target = tmp_path / "v.db"
+    copy_world(hagelloch_file, target)
+    return str(target)
+
+
 @pytest.fixture(autouse=True)
 def _saves_in_tmp(tmp_path, monkeypatch):
     monkeypatch.setenv("AGORA_SAVES", str(tmp_path / "saves"))

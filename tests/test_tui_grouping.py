@@ -12,7 +12,7 @@ import asyncio
 
 import numpy as np
 import pytest
-from conftest import HAGELLOCH_LAYERS, agora, data_file, notified, until
+from conftest import data_file, notified, until
 from textual.widgets import Input
 
 from tui.app import AgoraApp
@@ -20,13 +20,6 @@ from tui.charts import Chart
 from tui.grouping import GroupingScreen
 
 pytestmark = pytest.mark.usefixtures("keep_notifications")
-
-
-@pytest.fixture
-def village(tmp_path):
-    done = agora(tmp_path, "new", "v.db", "--people", str(data_file("hagelloch.csv")), "--id", "PN", *HAGELLOCH_LAYERS)
-    assert done.returncode == 0, done.stderr
-    return str(tmp_path / "v.db")
 
 
 async def type_by(app, pilot, word: str) -> None:

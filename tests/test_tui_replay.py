@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import HAGELLOCH_LAYERS, agora, data_file, notified, until
+from conftest import agora, notified, until
 from textual.widgets import Input, Static
 
 from sim.analysis.chartspec import spec_data
@@ -26,13 +26,6 @@ from tui.replay import ReplayForm, ReplayScreen, TickSlider
 from tui.screens import QuitScreen
 
 pytestmark = pytest.mark.usefixtures("keep_notifications")
-
-
-@pytest.fixture
-def village(tmp_path):
-    done = agora(tmp_path, "new", "v.db", "--people", str(data_file("hagelloch.csv")), "--id", "PN", *HAGELLOCH_LAYERS)
-    assert done.returncode == 0, done.stderr
-    return str(tmp_path / "v.db")
 
 
 async def run_to_the_end(app) -> tuple[int, dict[int, tuple[tuple[int, ...], int]]]:

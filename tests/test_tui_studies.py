@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import HAGELLOCH_LAYERS, agora, data_file, notified, until
+from conftest import agora, data_file, notified, until
 from textual.widgets import Input
 
 import sim
@@ -28,13 +28,6 @@ pytestmark = pytest.mark.usefixtures("keep_notifications")
 
 CURVE = "incidence-Measles1861.csv"
 SEIR = {"observe": "cases=onsets", "model": "seir", "params": "beta=0.01..0.3 sigma=0.05..0.5 gamma=0.05..0.5"}
-
-
-@pytest.fixture
-def village(tmp_path):
-    done = agora(tmp_path, "new", "v.db", "--people", str(data_file("hagelloch.csv")), "--id", "PN", *HAGELLOCH_LAYERS)
-    assert done.returncode == 0, done.stderr
-    return str(tmp_path / "v.db")
 
 
 async def fill(app, pilot, key: str, values: dict[str, str]) -> None:

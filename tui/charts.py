@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import math
+import os
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -33,7 +34,8 @@ from textual.timer import Timer
 from textual_plotext import PlotextPlot
 from textual_plotext.plot import Plot
 
-from sim.live.frontend import Band, ChartSpec, Line, Mark, shown
+from sim.errors import AgoraError
+from sim.live.frontend import Band, ChartSpec, Line, Mark, export_spec, shown
 from sim.live.observed import ObservedOverlay, period_sums
 from sim.live.views import ReachCurve, SessionChart, SessionLine
 
@@ -334,6 +336,18 @@ class Chart(PlotextPlot):
         return self._text if self._text is not None else Text("")
 
 
+async def export_shown(app: Any, spec: ChartSpec, base: str, what: str) -> tuple[str, ...] | None:
+    """``spec`` (a chart as shown) to PNG and SVG, its numbers to JSON, under the saves folder's exports, never over
+    an earlier export; ``app`` says which files (``WHAT exported: ...``) or why not. Returns the files (None: none)."""
+    try:
+        paths = await asyncio.to_thread(export_spec, spec, base)
+    except (AgoraError, OSError) as exc:
+        app.notify(f"the chart could not be exported: {exc}", severity="error", markup=False)
+        return None
+    app.notify(f"{what} exported: " + ", ".join(shown(os.path.basename(p), 60) for p in paths), markup=False)
+    return tuple(paths)
+
+
 def _make_and_build(make: Callable[[int], ChartSpec], width: int, height: int, theme: str) -> tuple[ChartSpec, Text]:
     spec = make(max(16, 2 * width))
     return spec, build_text(spec, width, height, theme)
@@ -622,6 +636,7 @@ __all__ = [
     "Mark",
     "build_text",
     "compact",
+    "export_shown",
     "tick_labels",
     "compare_spec",
     "downsample",

@@ -14,7 +14,6 @@ kept filled.
 from __future__ import annotations
 
 import asyncio
-import os
 
 from rich.text import Text
 from textual import events
@@ -28,10 +27,10 @@ from textual.widget import Widget
 from textual.widgets import Input, Label, Static
 
 from sim.errors import AgoraError
-from sim.live.frontend import ChartSpec, Mark, export_spec, shown
+from sim.live.frontend import ChartSpec, Mark, shown
 from sim.live.replay import Replay, ReplayFrame, last_ended, open_replay, replayable
 
-from .charts import Chart, session_spec
+from .charts import Chart, export_shown, session_spec
 from .host import AppHost
 
 
@@ -237,14 +236,9 @@ class ReplayScreen(Screen[None]):
     async def action_export(self) -> None:
         """The chart as shown to PNG and SVG, its numbers to JSON, under the saves folder's exports."""
         spec = self.chart.spec or self.spec(200)
-        base = f"replay-{self.replay.id}-tick{self.frame.tick}"
-        try:
-            paths = await asyncio.to_thread(export_spec, spec, base)
-        except (AgoraError, OSError) as exc:
-            self.app.notify(f"the chart could not be exported: {exc}", severity="error", markup=False)
-            return
-        self.exported.append(tuple(paths))
-        self.app.notify("replay exported: " + ", ".join(shown(os.path.basename(p), 60) for p in paths), markup=False)
+        paths = await export_shown(self.app, spec, f"replay-{self.replay.id}-tick{self.frame.tick}", "replay")
+        if paths is not None:
+            self.exported.append(paths)
 
     def action_close(self) -> None:
         if self.focused is not None and isinstance(self.focused, Input):

@@ -12,8 +12,6 @@ typed in a field is shown literally.
 
 from __future__ import annotations
 
-import asyncio
-import os
 from typing import Any
 
 from rich.text import Text
@@ -24,7 +22,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
 from sim.errors import AgoraError
-from sim.live.frontend import export_spec, shown
+from sim.live.frontend import shown
 from sim.live.studies import (
     TITLES,
     StudyJob,
@@ -36,7 +34,7 @@ from sim.live.studies import (
     study_spec,
 )
 
-from .charts import Chart
+from .charts import Chart, export_shown
 from .host import AppHost
 
 #: The form's last field: any other field of the request, as ``NAME=VALUE`` words.
@@ -146,16 +144,9 @@ class StudyView(ModalScreen[None]):
         """The chart as shown to PNG and SVG, its numbers to JSON, under the saves folder's exports."""
         spec = study_spec(self.job, self.page)
         base = f"{self.job.kind}-{self.job.id}-tick{self.job.tick}" + (f"-posterior{self.page}" if self.page else "")
-        try:
-            paths = await asyncio.to_thread(export_spec, spec, base)
-        except (AgoraError, OSError) as exc:
-            self.app.notify(f"the chart could not be exported: {exc}", severity="error", markup=False)
-            return
-        self.exported.append(tuple(paths))
-        self.app.notify(
-            f"{TITLES[self.job.kind]} exported: " + ", ".join(shown(os.path.basename(p), 60) for p in paths),
-            markup=False,
-        )
+        paths = await export_shown(self.app, spec, base, TITLES[self.job.kind])
+        if paths is not None:
+            self.exported.append(paths)
 
     def action_close(self) -> None:
         self.dismiss(None)
