@@ -57,7 +57,7 @@ class BackgroundRun:
             with contextlib.suppress(RuntimeError):  # its loop has closed: nothing runs any more
                 loop.call_soon_threadsafe(task.cancel)
 
-    async def run(self, make: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    async def run(self, make: Callable[[], Coroutine[object, None, T]]) -> T:
         """The result of the coroutine ``make()`` run on a new event loop in a daemon thread (its default executor's
         threads daemons too), waited for without blocking the caller's loop.
 
