@@ -142,3 +142,33 @@ def test_a_groups_table_of_age_bands_counts_the_children_of_each(hagelloch_file)
     assert groups.labels == ("AGE:0-4", "AGE:5-9", "AGE:10-14", "AGE:15+") and groups.missing == 0
     sizes = [int(((ages >= lo) & (ages < hi)).sum()) for lo, hi in ((0, 5), (5, 10), (10, 15), (15, 99))]
     assert groups.table.size.tolist() == sizes
+
+
+def test_a_sweep_counts_each_runs_new_infections_by_group_too(hagelloch_file, tmp_path):
+    """``agora sweep --by``: every run of every arm gets its new@GROUP series, summing to its new at every tick; a
+    column the world lacks is refused before any run, and --by without --series in one sentence."""
+    sweep = ("sweep", str(hagelloch_file), "--model", "sir", "--grid", "beta=0.05,0.1", "--param", "gamma=0.12")
+    done = agora(tmp_path, *sweep, "--runs", "2", "--seeds", "random:3", "--by", "layer", "--series", "s.csv")
+    assert done.returncode == 0, done.stderr
+    with open(tmp_path / "s.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    new: dict[tuple[str, str, str], float] = {}
+    grouped: dict[tuple[str, str, str], float] = {}
+    for row in rows:
+        key = (row["beta"], row["run"], row["tick"])
+        if row["measure"] == "new":
+            new[key] = float(row["value"])
+        elif row["measure"].startswith("new@"):
+            grouped[key] = grouped.get(key, 0.0) + float(row["value"])
+    assert {m for m in (r["measure"] for r in rows) if m.startswith("new@")} == {
+        "new@household",
+        "new@class",
+        "new@none",
+        "new@other",
+    }
+    assert new == grouped and {k[0] for k in new} == {"0.05", "0.1"} and {k[1] for k in new} == {"0", "1"}
+    assert sum(new.values()) > 12  # more than the seeds: the groups count infections, not only the seeds
+    for extra, says in ((("--by", "nope", "--series", "t.csv"), "no such column"), (("--by", "layer"), "--series")):
+        bad = agora(tmp_path, *sweep, "--runs", "2", *extra)
+        assert bad.returncode == 2 and says in bad.stderr and bad.stderr.count("\n") == 1, bad.stderr
+        assert not (tmp_path / "t.csv").exists()

@@ -36,6 +36,8 @@ async def _cmd_sweep(args: argparse.Namespace) -> int:
             "--workers sizes the local pool or a local Ray cluster (--ray auto), and a Ray cluster "
             "at an address brings its own CPUs: drop --workers"
         )
+    if args.by and not args.series:
+        raise BadParameterError("--by counts each run's new@GROUP series: add --series FILE to keep them")
     check_outputs(args)
     request = Sweep.parse(
         {
@@ -47,6 +49,7 @@ async def _cmd_sweep(args: argparse.Namespace) -> int:
             "social": social_changes(args),
             "series": bool(args.series or args.plot),
             "trees": bool(args.cascades),
+            "by": args.by or None,
         }
     )
     # The command is a thin layer over the Python API (sim.lab), so the two cannot drift.

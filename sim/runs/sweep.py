@@ -38,6 +38,7 @@ from typing import Any, Literal, NotRequired, TypeAlias, TypedDict, get_args
 
 import numpy as np
 
+from sim.analysis.bygroup import groups_of
 from sim.core.cascade import cascade_stats
 from sim.core.tracebacks import one_line, plugin_location, plugin_traceback
 from sim.core.world import World
@@ -129,6 +130,7 @@ class RunSpec:
         intervene: every run's interventions (``TICK:ACTION``); an arm may add one (``--grid intervene=...``).
         kernel: how an arm's runs go (:data:`sim.engine.requests.KERNELS`); auto_runs: the runs ``auto``
             judges by (the sweep's total).
+        by: each run's new infections per tick by group too (``new@GROUP`` series; the words of ``--by``).
     """
 
     text: str = DEFAULT_TEXT
@@ -141,6 +143,7 @@ class RunSpec:
     intervene: tuple[str, ...] = ()
     kernel: str = "auto"
     auto_runs: int | None = None
+    by: tuple[str, ...] = ()
 
 
 class Arm(TypedDict):
@@ -435,6 +438,7 @@ def arm_request(spec: RunSpec, arm: Arm, session_seed: int, runs: int, registry:
         "trees": spec.trees,
         "intervene": listed,
         "kernel": spec.kernel,
+        "by": list(spec.by),
     }
     if spec.steps is None:
         fields["max_ticks"] = spec.max_ticks
@@ -898,7 +902,10 @@ def _plan(request: Sweep, world: World, registry: Registry) -> _Plan:
         intervene=tuple(str(iv) for iv in fixed_iv),
         kernel=request.kernel,
         auto_runs=request.total_runs,
+        by=tuple(b.text for b in request.by),
     )
+    for by in request.by:  # a column the world lacks is refused before any run
+        groups_of(world, by)
     for arm in arms:  # beta@school on a world without that layer: refused before any run
         check_layers_named(dict(arm["params"]), world.layers)
     if request.kernel == "batched":  # refused before any run, not counted as failed runs

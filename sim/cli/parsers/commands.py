@@ -35,7 +35,15 @@ from sim.cli.args import (
 from sim.cli.parsers import Subcommand, add_subcommands
 from sim.cli.parsers.estimate import cheap_flags, llm_estimate_flags
 from sim.cli.parsers.new import new_flags
-from sim.cli.parsers.options import KERNELS, force_flag, json_flag, number_flag, plugins_flag, world_argument
+from sim.cli.parsers.options import (
+    KERNELS,
+    by_flag,
+    force_flag,
+    json_flag,
+    number_flag,
+    plugins_flag,
+    world_argument,
+)
 from sim.core.audit import ACTIONS
 
 #: The examples under ``agora set --help``.
@@ -395,13 +403,7 @@ def _run_message(run: Any) -> None:
     repeatable(run, "--param", metavar="KEY=VALUE", help="a model parameter (repeatable)")
     calendar_flag(run)
     run.add_argument("--priority", type=integer, help="scheduling priority of the session (higher first; default 0)")
-    repeatable(
-        run,
-        "--by",
-        metavar="SPEC",
-        help="also count new infections per tick by group, as series new@GROUP summing to new (repeatable): layer "
-        "(the contact layer they came through), a category (SEX) or bands of a number (AGE:0,5,15,65)",
-    )
+    by_flag(run)
 
 
 def _run_ensemble(run: Any) -> None:
@@ -469,6 +471,7 @@ def _sweep(sw: Any) -> None:
         max_ticks="stop a run that is not done after N ticks (default 10000)",
     )
     sw.add_argument("--inject", default="sweep", metavar="TEXT", help="text of the injected message (default 'sweep')")
+    by_flag(sw)  # with --series: each run's new@GROUP series
     sw.add_argument(
         "--keep-running",
         action="store_true",

@@ -88,3 +88,15 @@ def request_flags(p: Any, options: Options, names: tuple[str, ...] | None = None
             shown = f"{option.default:,}" if isinstance(option.default, int) else str(option.default)
             text = f"{text} (default {shown}{option.note})"
         where.add_argument(option.cli_flag, help=text, **more)
+
+
+def by_flag(p: Any) -> None:
+    """``--by SPEC`` (repeatable): ``agora run``'s and ``agora sweep``'s series of new infections by group."""
+    p.add_argument(
+        "--by",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="also count new infections per tick by group, as series new@GROUP summing to new (repeatable): layer "
+        "(the contact layer they came through), a category (SEX) or bands of a number (AGE:0,5,15,65)",
+    )

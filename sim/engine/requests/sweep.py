@@ -19,6 +19,7 @@ from sim.engine.requests.common import (
 )
 from sim.engine.requests.design import Design, ParamRange, grid_text
 from sim.errors import BadParameterError
+from sim.model.groupby import By, parse_bys
 from sim.model.intervene import ACTIONS, Intervention
 from sim.model.seeds import LOCAL, SeedSpec
 
@@ -128,6 +129,8 @@ class Sweep:
             in ``params``. A series measure keeps the series (``series`` is then true).
         keep_running: every run also continues the sessions the world holds running (by default they are left
             out: the runs study the injected message alone).
+        by: also count each run's new infections per tick by group (``new@GROUP`` series, as ``agora run --by``;
+            with ``series``).
     """
 
     grid: tuple[tuple[str, tuple[str, ...]], ...] = ()
@@ -151,6 +154,7 @@ class Sweep:
     keep_running: bool = False
     swept_seeds: Mapping[str, SeedSpec] = field(default_factory=lambda: _frozen({}))
     swept_interventions: Mapping[str, tuple[Intervention, ...]] = field(default_factory=lambda: _frozen({}))
+    by: tuple[By, ...] = ()
 
     FIELDS = (
         "grid",
@@ -173,6 +177,7 @@ class Sweep:
         "design",
         "measure",
         "keep_running",
+        "by",
     )
 
     @property
@@ -276,6 +281,7 @@ class Sweep:
             keep_running=keep_running,
             swept_seeds=_frozen({t: SeedSpec.parse(t) for t in swept.get("seeds", ())}),
             swept_interventions=_frozen({t: interventions(t) for t in swept.get("intervene", ())}),
+            by=parse_bys(data.get("by")),
         )
 
     @staticmethod
