@@ -185,7 +185,7 @@ kill %2; grep -m1 -A1 '^event: tick' $W/events.txt
             Step(
                 "readme-dashboard",
                 README,
-                commands="python docs/figures/make_screenshots.py $W > /dev/null && cat $W/dashboard.txt",
+                commands="python docs/figures/make_screenshots.py $W --dashboard > /dev/null && cat $W/dashboard.txt",
                 masks=(
                     r"\(was \d+\.\d\)",  # the tick rate reached at the UI's pace of 10 a second
                     r"(?<=edge attempts/s )[\d,]+",
