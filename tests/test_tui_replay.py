@@ -62,6 +62,10 @@ async def test_a_replayed_tick_shows_the_counts_the_run_showed_at_it(village):
     app = AgoraApp(village)
     async with app.run_test(size=(150, 48)) as pilot:
         await asyncio.wait_for(app.ready.wait(), 60)
+        await pilot.press("p")  # no session yet: nothing offered; left empty, it offers one once there is one
+        assert await until(pilot, lambda: isinstance(app.screen, ReplayForm))
+        assert app.screen.query_one("#replay-session", Input).value == ""
+        await pilot.press("escape")
         sid, shown = await run_to_the_end(app)
         said = len(notified(app))
         await pilot.press("p")  # the session that just ended is offered

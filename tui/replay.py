@@ -298,7 +298,7 @@ class Replaying:
     def offered(self) -> str:
         """The session the form offers: the last typed, else the Dashboard's if it has ended, else the last ended."""
         controller = self.app.controller
-        if self.typed is not None or controller is None:
+        if (self.typed or "").strip() or controller is None:  # an empty form left earlier offers the default again
             return self.typed or ""
         chosen = self.app.views.dashboard.chart_session()
         if chosen is not None:
